@@ -463,6 +463,7 @@ fn describe_json_error(e: &serde_json::Error) -> String {
 
 fn check_error_object(raw: &RawValue) -> Result<(), &'static str> {
     #[derive(serde::Deserialize)]
+    #[expect(dead_code, reason = "the fields are deserialised only to check their types")]
     struct ErrorObject<'a> {
         code: i64,
         #[serde(borrow)]

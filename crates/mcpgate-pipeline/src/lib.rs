@@ -1,0 +1,126 @@
+//! The ordered security pipeline every message passes through.
+//!
+//! A [`Pipeline`] holds one field per stage and calls them in a fixed order, written out on one
+//! screen in [`Pipeline::on_request`]. The order is a security property, so it lives in code
+//! rather than in configuration:
+//!
+//! 1. **validate**: strict JSON-RPC and MCP checks for the negotiated revision. First, so that
+//!    every later stage sees only well-formed messages of methods that exist.
+//! 2. (authentication, signature verification, replay, authorization, rate limits and approval
+//!    plug in here, in that order, as they are added.)
+//!
+//! Whatever the verdict, the transport calls [`Pipeline::finish`] (or
+//! [`Pipeline::finish_unparsed`] for bytes that never became a message): the audit finaliser,
+//! which writes one JSON line per message. A stage refuses by returning [`Stop`]; the one place
+//! where a refusal becomes a JSON-RPC error and an HTTP status is `Denial::code` and
+//! `Denial::http_status` in `mcpgate-core`.
+
+pub mod audit;
+pub mod stages;
+
+use std::future::Future;
+
+use mcpgate_core::{Denial, Exchange, Message};
+
+pub use audit::{AuditLog, AuditRecord, Outcome};
+pub use stages::validate::Validate;
+
+/// Why a stage stopped a message.
+#[derive(Debug)]
+pub enum Stop {
+    /// Refuse the message; the client gets the matching JSON-RPC error.
+    Deny(Denial),
+    /// Answer the request from the gateway, without forwarding it.
+    Respond(Message),
+}
+
+impl From<Denial> for Stop {
+    fn from(d: Denial) -> Self {
+        Self::Deny(d)
+    }
+}
+
+/// One check of the pipeline.
+pub trait Stage: Send + Sync {
+    /// The stage's name, used for spans, metrics and audit records.
+    const NAME: &'static str;
+
+    /// Checks a message on its way in. Requests, notifications and client responses to
+    /// server requests all pass here.
+    fn on_request(&self, x: &mut Exchange) -> impl Future<Output = Result<(), Stop>> + Send;
+
+    /// Checks (and may rewrite) the response to a request on its way back.
+    fn on_response(
+        &self,
+        _x: &Exchange,
+        _response: &mut Message,
+    ) -> impl Future<Output = Result<(), Stop>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// The stages, in order, and the audit finaliser.
+#[derive(Debug)]
+pub struct Pipeline {
+    validate: Validate,
+    audit: AuditLog,
+}
+
+impl Pipeline {
+    /// Builds the pipeline from its stages.
+    pub fn new(validate: Validate, audit: AuditLog) -> Self {
+        Self { validate, audit }
+    }
+
+    /// Runs the request-side stages in order; the first refusal stops the message.
+    pub async fn on_request(&self, x: &mut Exchange) -> Result<(), Stop> {
+        // 1. Strict JSON-RPC/MCP validation: nothing else may look at a malformed message.
+        self.run(&self.validate, x).await?;
+        Ok(())
+    }
+
+    /// Runs the response-side stages, in reverse order of the request side.
+    pub async fn on_response(&self, x: &Exchange, response: &mut Message) -> Result<(), Stop> {
+        self.validate.on_response(x, response).await?;
+        Ok(())
+    }
+
+    async fn run<S: Stage>(&self, stage: &S, x: &mut Exchange) -> Result<(), Stop> {
+        let result = stage.on_request(x).await;
+        if let Err(stop) = &result {
+            tracing::debug!(stage = S::NAME, stop = ?stop_reason(stop), "stage stopped the message");
+        }
+        result
+    }
+
+    /// The audit finaliser: records the outcome of a message. Always called, whatever the verdict.
+    pub fn finish(&self, x: &Exchange, outcome: Outcome<'_>) {
+        self.audit.record(&AuditRecord::from_exchange(x, outcome));
+    }
+
+    /// Records bytes that were refused before they became a message.
+    pub fn finish_unparsed(
+        &self,
+        session: &str,
+        upstream: &str,
+        direction: mcpgate_core::Direction,
+        size: usize,
+        denial: &Denial,
+    ) {
+        self.audit.record(&AuditRecord::unparsed(
+            session, upstream, direction, size, denial,
+        ));
+    }
+
+    /// The audit log, for tests and shutdown.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+}
+
+fn stop_reason(stop: &Stop) -> &'static str {
+    match stop {
+        Stop::Deny(d) => d.reason(),
+        Stop::Respond(_) => "respond",
+    }
+}

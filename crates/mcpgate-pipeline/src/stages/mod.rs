@@ -1,0 +1,3 @@
+//! The pipeline's stages, one module each.
+
+pub mod validate;
