@@ -1,0 +1,186 @@
+//! The client-facing stdio front: an IDE launches `mcpgate stdio` in place of a server.
+//!
+//! One message per line in each direction. Standard output carries protocol messages only;
+//! every log line goes to standard error. Requests are served concurrently, so a slow tool call
+//! does not hold up the next message. On end of input the front waits for in-flight calls (up
+//! to the shutdown grace), then stops the upstream.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use mcpgate_core::revision::META_PROTOCOL_VERSION;
+use mcpgate_core::{Denial, Direction, Kind, Message};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::task::TaskTracker;
+
+use crate::gateway::{Client, Gateway, Reply, Session};
+use crate::route::ClientRoute;
+use crate::upstream::Upstream;
+
+/// Serves one client on the given input and output until the input ends or shutdown starts.
+pub async fn serve_stdio<R, W>(
+    gw: Arc<Gateway>,
+    upstream: Arc<Upstream>,
+    input: R,
+    output: W,
+) -> std::io::Result<()>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (out_tx, out_rx) = mpsc::channel::<String>(1024);
+    let writer = tokio::spawn(write_loop(output, out_rx));
+    let limits = gw.limits();
+    let mut lines = FramedRead::new(input, LinesCodec::new_with_max_length(limits.max_bytes));
+    let tasks = TaskTracker::new();
+    let mut session: Option<Arc<Session>> = None;
+    let modern_route = Arc::new(ClientRoute::new(
+        format!("stdio-{}", std::process::id()),
+        Some(out_tx.clone()),
+    ));
+    loop {
+        let line = tokio::select! {
+            line = lines.next() => line,
+            () = gw.shutdown.cancelled() => None,
+        };
+        let Some(line) = line else { break };
+        let line = match line {
+            Ok(line) => line,
+            Err(LinesCodecError::MaxLineLengthExceeded) => {
+                let denial = Denial::TooLarge {
+                    limit: limits.max_bytes,
+                };
+                gw.pipeline.finish_unparsed(
+                    session.as_ref().map_or("-", |s| &s.id),
+                    upstream.name(),
+                    Direction::ClientToServer,
+                    limits.max_bytes + 1,
+                    &denial,
+                );
+                let _ = out_tx.send(Message::denial(None, &denial).to_json()).await;
+                continue;
+            }
+            Err(LinesCodecError::Io(e)) => {
+                tracing::warn!(error = %e, "reading standard input failed");
+                break;
+            }
+        };
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let size = line.len();
+        let msg = match Message::parse(line.as_bytes(), limits) {
+            Ok(m) => m,
+            Err(e) => {
+                gw.pipeline.finish_unparsed(
+                    session.as_ref().map_or("-", |s| &s.id),
+                    upstream.name(),
+                    Direction::ClientToServer,
+                    size,
+                    &e.denial,
+                );
+                let _ = out_tx
+                    .send(Message::denial(e.id.as_ref(), &e.denial).to_json())
+                    .await;
+                continue;
+            }
+        };
+        let client = match &session {
+            Some(s) => Client::Legacy(Arc::clone(s)),
+            None if msg.method() == Some("initialize") && msg.kind() == Kind::Request => {
+                match gw
+                    .initialize(Arc::clone(&upstream), Some(out_tx.clone()), msg, size)
+                    .await
+                {
+                    Reply::Initialized { session: s, message } => {
+                        session = Some(s);
+                        let _ = out_tx.send(message.to_json()).await;
+                    }
+                    Reply::Now { message, .. } => {
+                        let _ = out_tx.send(message.to_json()).await;
+                    }
+                    Reply::Accepted | Reply::Pending(_) => {}
+                }
+                continue;
+            }
+            None if is_modern(&msg) || msg.kind() != Kind::Request => Client::Modern {
+                route: Arc::clone(&modern_route),
+                upstream: Arc::clone(&upstream),
+            },
+            None => {
+                let denial = Denial::InvalidRequest(
+                    "not initialized: send `initialize` first, or a 2026-07-28 request with `_meta`"
+                        .into(),
+                );
+                gw.pipeline.finish_unparsed(
+                    "-",
+                    upstream.name(),
+                    Direction::ClientToServer,
+                    size,
+                    &denial,
+                );
+                let _ = out_tx.send(Message::denial(msg.id(), &denial).to_json()).await;
+                continue;
+            }
+        };
+        let gw2 = Arc::clone(&gw);
+        let out = out_tx.clone();
+        tasks.spawn(async move {
+            match gw2.handle(&client, msg, size).await {
+                Reply::Accepted => {}
+                Reply::Now { message, .. } | Reply::Initialized { message, .. } => {
+                    let _ = out.send(message.to_json()).await;
+                }
+                Reply::Pending(mut f) => {
+                    let related_out = out.clone();
+                    let message = gw2
+                        .complete(&mut f, move |text| {
+                            let _ = related_out.try_send(text);
+                        })
+                        .await;
+                    let _ = out.send(message.to_json()).await;
+                }
+            }
+        });
+    }
+    tasks.close();
+    let grace = gw.config.server.shutdown_grace;
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!("in-flight requests did not finish within the shutdown grace");
+    }
+    drop(session);
+    gw.close(grace).await;
+    drop(out_tx);
+    drop(modern_route);
+    let _ = writer.await;
+    Ok(())
+}
+
+fn is_modern(msg: &Message) -> bool {
+    msg.member("params")
+        .is_some_and(|p| p.get().contains(META_PROTOCOL_VERSION))
+}
+
+async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(mut output: W, mut rx: mpsc::Receiver<String>) {
+    let mut buf = Vec::with_capacity(8192);
+    while let Some(first) = rx.recv().await {
+        buf.clear();
+        buf.extend_from_slice(first.as_bytes());
+        buf.push(b'\n');
+        while buf.len() < 64 * 1024 {
+            match rx.try_recv() {
+                Ok(m) => {
+                    buf.extend_from_slice(m.as_bytes());
+                    buf.push(b'\n');
+                }
+                Err(_) => break,
+            }
+        }
+        if output.write_all(&buf).await.is_err() || output.flush().await.is_err() {
+            break;
+        }
+    }
+}
