@@ -208,7 +208,7 @@ impl Message {
                     Kind::Result
                 }
                 (false, Some(err)) => {
-                    check_error_object(err).map_err(|m| fail(m))?;
+                    check_error_object(err).map_err(&fail)?;
                     Kind::Error
                 }
                 (false, None) => {
@@ -565,7 +565,7 @@ impl<'de> Visitor<'de> for Check {
         // Objects in MCP messages are small; a linear scan beats hashing for them.
         let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::new();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if seen.iter().any(|k| *k == key) {
+            if seen.contains(&key) {
                 return Err(de::Error::custom(format_args!("{DUPLICATE} `{key}`")));
             }
             seen.push(key);
