@@ -217,7 +217,9 @@ impl fmt::Display for Denial {
         match self {
             Self::Parse(m) => write!(f, "parse error: {m}"),
             Self::InvalidRequest(m) => write!(f, "invalid request: {m}"),
-            Self::TooLarge { limit } => write!(f, "message exceeds the size limit of {limit} bytes"),
+            Self::TooLarge { limit } => {
+                write!(f, "message exceeds the size limit of {limit} bytes")
+            }
             Self::TooDeep { limit } => {
                 write!(f, "message nests deeper than the limit of {limit} levels")
             }
@@ -236,9 +238,9 @@ impl fmt::Display for Denial {
                 "unsupported protocol version `{requested}`: supported are {}",
                 supported.join(", ")
             ),
-            Self::SessionRequired => f.write_str(
-                "bad request: missing `Mcp-Session-Id` header; send `initialize` first",
-            ),
+            Self::SessionRequired => {
+                f.write_str("bad request: missing `Mcp-Session-Id` header; send `initialize` first")
+            }
             Self::SessionNotFound => {
                 f.write_str("session not found: it expired or was closed; initialize again")
             }

@@ -285,7 +285,12 @@ impl Message {
 
     /// The error response a denial becomes.
     pub fn denial(id: Option<&Id>, denial: &Denial) -> Self {
-        Self::error(id, denial.code(), &denial.to_string(), denial.data().as_ref())
+        Self::error(
+            id,
+            denial.code(),
+            &denial.to_string(),
+            denial.data().as_ref(),
+        )
     }
 
     fn empty(kind: Kind) -> Self {
@@ -463,7 +468,10 @@ fn describe_json_error(e: &serde_json::Error) -> String {
 
 fn check_error_object(raw: &RawValue) -> Result<(), &'static str> {
     #[derive(serde::Deserialize)]
-    #[expect(dead_code, reason = "the fields are deserialised only to check their types")]
+    #[expect(
+        dead_code,
+        reason = "the fields are deserialised only to check their types"
+    )]
     struct ErrorObject<'a> {
         code: i64,
         #[serde(borrow)]
@@ -667,12 +675,18 @@ mod tests {
                 .code(),
             -32700
         );
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"\ud800"}}"#), -32700);
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"\ud800"}}"#),
+            -32700
+        );
     }
 
     #[test]
     fn duplicate_keys_are_refused_at_any_depth() {
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"x"}"#), -32700);
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"x"}"#),
+            -32700
+        );
         assert_eq!(
             code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":{"b":1,"b":2}}}"#),
             -32700
@@ -687,19 +701,43 @@ mod tests {
         assert_eq!(code(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#), -32600);
         assert_eq!(code(r#"{"jsonrpc":"2.0","id":1}"#), -32600);
         assert_eq!(code(r#"{"jsonrpc":"2.0","id":1,"method":5}"#), -32600);
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":3}"#), -32600);
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":"s"}"#), -32600);
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":1,"result":{},"error":{"code":1,"message":"m"}}"#), -32600);
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":1,"error":{"code":"x"}}"#), -32600);
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":3}"#),
+            -32600
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":"s"}"#),
+            -32600
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"result":{},"error":{"code":1,"message":"m"}}"#),
+            -32600
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"error":{"code":"x"}}"#),
+            -32600
+        );
     }
 
     #[test]
     fn bad_ids_are_invalid_requests() {
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#), -32600);
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#), -32600);
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#),
+            -32600
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#),
+            -32600
+        );
         assert_eq!(code(r#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#), -32600);
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":[1],"method":"ping"}"#), -32600);
-        assert_eq!(code(r#"{"jsonrpc":"2.0","id":true,"method":"ping"}"#), -32600);
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":[1],"method":"ping"}"#),
+            -32600
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":true,"method":"ping"}"#),
+            -32600
+        );
     }
 
     #[test]
@@ -714,7 +752,10 @@ mod tests {
             max_bytes: 64,
             max_depth: 3,
         };
-        let big = format!(r#"{{"jsonrpc":"2.0","method":"x","params":{{"s":"{}"}}}}"#, "a".repeat(100));
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","method":"x","params":{{"s":"{}"}}}}"#,
+            "a".repeat(100)
+        );
         assert!(matches!(
             Message::parse(big.as_bytes(), limits).unwrap_err().denial,
             Denial::TooLarge { limit: 64 }
@@ -737,7 +778,9 @@ mod tests {
     #[test]
     fn batches_are_refused_by_parse_and_split_on_request() {
         assert!(matches!(
-            parse(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).unwrap_err().denial,
+            parse(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#)
+                .unwrap_err()
+                .denial,
             Denial::BatchNotSupported
         ));
         assert!(is_batch(b"  [1]"));
@@ -752,7 +795,12 @@ mod tests {
         let m = Message::request(&id, "tools/list", Some(&serde_json::json!({"cursor": "c"})));
         let back = parse(&m.to_json()).unwrap();
         assert_eq!(back.id(), Some(&id));
-        let e = Message::denial(None, &Denial::MethodNotFound { method: "a/b".into() });
+        let e = Message::denial(
+            None,
+            &Denial::MethodNotFound {
+                method: "a/b".into(),
+            },
+        );
         let back = parse(&e.to_json()).unwrap();
         assert_eq!(back.kind(), Kind::Error);
         assert_eq!(back.error_value().unwrap()["code"], -32601);

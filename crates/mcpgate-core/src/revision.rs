@@ -76,12 +76,18 @@ impl ProtocolVersion {
 
     /// The modern revisions, newest first, as listed in `supportedVersions`.
     pub fn modern_versions() -> impl Iterator<Item = ProtocolVersion> {
-        Self::ALL.into_iter().rev().filter(|v| v.era() == Era::Modern)
+        Self::ALL
+            .into_iter()
+            .rev()
+            .filter(|v| v.era() == Era::Modern)
     }
 
     /// The legacy revisions, newest first.
     pub fn legacy_versions() -> impl Iterator<Item = ProtocolVersion> {
-        Self::ALL.into_iter().rev().filter(|v| v.era() == Era::Legacy)
+        Self::ALL
+            .into_iter()
+            .rev()
+            .filter(|v| v.era() == Era::Legacy)
     }
 
     /// Whether `method` is a request or notification a client may send under this revision.
@@ -89,16 +95,28 @@ impl ProtocolVersion {
         use ProtocolVersion as V;
         let v = self;
         match method {
-            "initialize" | "notifications/initialized" | "ping" | "resources/subscribe"
-            | "resources/unsubscribe" | "logging/setLevel" | "notifications/roots/list_changed" => {
-                v <= V::V2025_11_25
-            }
+            "initialize"
+            | "notifications/initialized"
+            | "ping"
+            | "resources/subscribe"
+            | "resources/unsubscribe"
+            | "logging/setLevel"
+            | "notifications/roots/list_changed" => v <= V::V2025_11_25,
             "server/discover" | "subscriptions/listen" => v >= V::V2026_07_28,
-            "tools/list" | "tools/call" | "resources/list" | "resources/templates/list"
-            | "resources/read" | "prompts/list" | "prompts/get" | "completion/complete"
+            "tools/list"
+            | "tools/call"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+            | "prompts/list"
+            | "prompts/get"
+            | "completion/complete"
             | "notifications/cancelled" => true,
             "notifications/progress" => v <= V::V2025_11_25,
-            "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel"
+            "tasks/get"
+            | "tasks/result"
+            | "tasks/list"
+            | "tasks/cancel"
             | "notifications/tasks/status" => v == V::V2025_11_25,
             _ => false,
         }

@@ -83,7 +83,10 @@ impl Session {
     }
 
     fn idle_for(&self) -> Duration {
-        self.last_seen.lock().map(|t| t.elapsed()).unwrap_or_default()
+        self.last_seen
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
     }
 
     /// Ends the session: a link of its own is closed (the child process stops).
@@ -233,7 +236,9 @@ impl Gateway {
             Ok(mut sessions) => {
                 let ids: Vec<String> = sessions
                     .iter()
-                    .filter(|(_, s)| s.idle_for() > idle || (s.mode == Mode::Direct && s.link.is_closed()))
+                    .filter(|(_, s)| {
+                        s.idle_for() > idle || (s.mode == Mode::Direct && s.link.is_closed())
+                    })
                     .map(|(k, _)| k.clone())
                     .collect();
                 ids.iter().filter_map(|id| sessions.remove(id)).collect()
@@ -289,9 +294,11 @@ impl Gateway {
         size: usize,
     ) -> Reply {
         let id = new_session_id();
-        let requested = msg
-            .params()
-            .and_then(|p| p.get("protocolVersion").and_then(Value::as_str).map(str::to_owned));
+        let requested = msg.params().and_then(|p| {
+            p.get("protocolVersion")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
         let version = requested
             .as_deref()
             .and_then(ProtocolVersion::parse)
@@ -361,7 +368,10 @@ impl Gateway {
                         result["protocolVersion"] = json!(v.as_str());
                         (Mode::Shared, result)
                     }
-                    Era::Modern => (Mode::Translate, initialize_from_discover(&h.result, version)),
+                    Era::Modern => (
+                        Mode::Translate,
+                        initialize_from_discover(&h.result, version),
+                    ),
                 };
                 let Some(client_id) = msg.id() else {
                     return self.fail(&x, Denial::Internal);
@@ -371,7 +381,11 @@ impl Gateway {
         };
         let negotiated = reply
             .result_value()
-            .and_then(|r| r.get("protocolVersion").and_then(Value::as_str).and_then(ProtocolVersion::parse))
+            .and_then(|r| {
+                r.get("protocolVersion")
+                    .and_then(Value::as_str)
+                    .and_then(ProtocolVersion::parse)
+            })
             .unwrap_or(version);
         let session = Arc::new(Session {
             id: id.clone(),
@@ -438,7 +452,9 @@ impl Gateway {
                         }
                     }
                     _ => {
-                        if s.mode == Mode::Translate && !ProtocolVersion::LATEST.client_method_known(method) {
+                        if s.mode == Mode::Translate
+                            && !ProtocolVersion::LATEST.client_method_known(method)
+                        {
                             // The modern upstream has no such notification; nothing to forward.
                         } else if let Err(d) = s.link.send(msg.to_json()) {
                             self.pipeline.finish(&x, Outcome::Failed(&d));
@@ -472,7 +488,14 @@ impl Gateway {
         if s.link.is_closed() {
             return self.fail(&x, Denial::UpstreamClosed);
         }
-        self.forward(&s.link, &s.route, msg, x, Adapt::None, s.upstream.request_timeout())
+        self.forward(
+            &s.link,
+            &s.route,
+            msg,
+            x,
+            Adapt::None,
+            s.upstream.request_timeout(),
+        )
     }
 
     async fn handle_modern(
@@ -595,7 +618,8 @@ impl Gateway {
                 }
             }
             None => {
-                self.pipeline.finish(x, Outcome::Failed(&Denial::UpstreamClosed));
+                self.pipeline
+                    .finish(x, Outcome::Failed(&Denial::UpstreamClosed));
                 return Reply::Accepted;
             }
         }
@@ -859,7 +883,11 @@ mod tests {
 
     #[test]
     fn stamping_adds_meta_and_keeps_params() {
-        let mut m = Message::request(&Id::number(1), "tools/call", Some(&json!({"name":"echo","arguments":{"m":1}})));
+        let mut m = Message::request(
+            &Id::number(1),
+            "tools/call",
+            Some(&json!({"name":"echo","arguments":{"m":1}})),
+        );
         stamp_modern_meta(&mut m, &json!({"roots":{}}), &json!({"name":"c"}));
         let p = m.params().unwrap();
         assert_eq!(p["name"], "echo");

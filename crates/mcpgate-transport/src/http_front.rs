@@ -37,8 +37,14 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 /// Builds the HTTP application: the MCP endpoint and the health checks.
 pub fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
-        .route("/mcp", get(mcp_default).post(mcp_default).delete(mcp_default))
-        .route("/mcp/{upstream}", get(mcp_named).post(mcp_named).delete(mcp_named))
+        .route(
+            "/mcp",
+            get(mcp_default).post(mcp_default).delete(mcp_default),
+        )
+        .route(
+            "/mcp/{upstream}",
+            get(mcp_named).post(mcp_named).delete(mcp_named),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(gw)
@@ -126,7 +132,11 @@ fn host_part(value: &str) -> String {
         rest.split(']').next().unwrap_or_default()
     } else {
         value.rsplit_once(':').map_or(value, |(h, p)| {
-            if p.bytes().all(|b| b.is_ascii_digit()) { h } else { value }
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                value
+            }
         })
     };
     host.to_ascii_lowercase()
@@ -145,7 +155,11 @@ fn is_loopback_origin(origin: &str) -> bool {
     matches!(host_part(rest).as_str(), "localhost" | "127.0.0.1" | "::1")
 }
 
-async fn post(gw: Arc<Gateway>, upstream: Arc<crate::upstream::Upstream>, req: Request) -> Response {
+async fn post(
+    gw: Arc<Gateway>,
+    upstream: Arc<crate::upstream::Upstream>,
+    req: Request,
+) -> Response {
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
     if gw.shutdown.is_cancelled() {
@@ -223,7 +237,11 @@ async fn post(gw: Arc<Gateway>, upstream: Arc<crate::upstream::Upstream>, req: R
                 bytes.len(),
                 &e.denial,
             );
-            let era = if session.is_some() { Era::Legacy } else { Era::Modern };
+            let era = if session.is_some() {
+                Era::Legacy
+            } else {
+                Era::Modern
+            };
             return jsonrpc_response(
                 status_of(&e.denial, era),
                 &Message::denial(e.id.as_ref(), &e.denial),
@@ -317,7 +335,11 @@ fn check_modern_headers(headers: &HeaderMap, msg: &Message) -> Result<(), Denial
         return Ok(());
     }
     let method = msg.method().unwrap_or_default();
-    match headers.get("mcp-method").and_then(|v| v.to_str().ok()).map(str::trim) {
+    match headers
+        .get("mcp-method")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+    {
         None => return Err(Denial::HeaderMismatch("missing `Mcp-Method` header".into())),
         Some(m) if m != method => {
             return Err(Denial::HeaderMismatch(format!(
@@ -361,7 +383,10 @@ fn check_modern_headers(headers: &HeaderMap, msg: &Message) -> Result<(), Denial
 /// Decodes a header value: plain (trimmed of optional white space) or `=?base64?…?=`.
 fn decode_header_value(raw: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(raw).ok()?.trim_matches([' ', '\t']);
-    match text.strip_prefix("=?base64?").and_then(|t| t.strip_suffix("?=")) {
+    match text
+        .strip_prefix("=?base64?")
+        .and_then(|t| t.strip_suffix("?="))
+    {
         Some(b64) => String::from_utf8(BASE64.decode(b64).ok()?).ok(),
         None => Some(text.to_owned()),
     }
@@ -513,10 +538,16 @@ async fn get_stream(gw: Arc<Gateway>, headers: &HeaderMap) -> Response {
         return jsonrpc_status(StatusCode::NOT_FOUND, &Denial::SessionNotFound);
     };
     if !accepts_sse(headers) {
-        return plain(StatusCode::NOT_ACCEPTABLE, "GET needs Accept: text/event-stream\n");
+        return plain(
+            StatusCode::NOT_ACCEPTABLE,
+            "GET needs Accept: text/event-stream\n",
+        );
     }
     if session.route.has_outbox() {
-        return plain(StatusCode::CONFLICT, "this session already has a GET stream open\n");
+        return plain(
+            StatusCode::CONFLICT,
+            "this session already has a GET stream open\n",
+        );
     }
     let (tx, rx) = mpsc::channel::<String>(256);
     session.route.set_outbox(Some(tx));
@@ -601,7 +632,10 @@ fn json_body(status: StatusCode, body: String) -> Response {
 
 fn sse_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
@@ -654,7 +688,10 @@ mod tests {
     #[test]
     fn header_value_decoding() {
         assert_eq!(decode_header_value(b" echo ").as_deref(), Some("echo"));
-        assert_eq!(decode_header_value(b"=?base64?w6k=?=").as_deref(), Some("\u{e9}"));
+        assert_eq!(
+            decode_header_value(b"=?base64?w6k=?=").as_deref(),
+            Some("\u{e9}")
+        );
         assert_eq!(decode_header_value(b"=?base64?!!?="), None);
     }
 }

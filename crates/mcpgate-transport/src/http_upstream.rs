@@ -60,8 +60,9 @@ pub(crate) fn connect(
     for (name, value) in &cfg.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Denial::UpstreamUnavailable(format!("invalid header name `{name}`")))?;
-        let mut value = HeaderValue::from_str(value)
-            .map_err(|_| Denial::UpstreamUnavailable(format!("invalid value for header `{name}`")))?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            Denial::UpstreamUnavailable(format!("invalid value for header `{name}`"))
+        })?;
         value.set_sensitive(true);
         headers.push((name, value));
     }
@@ -71,13 +72,13 @@ pub(crate) fn connect(
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .build(connector);
-    link.set_backend(Backend::Http(HttpClient {
+    link.set_backend(Backend::Http(Box::new(HttpClient {
         client,
         url,
         headers,
         session: Mutex::new(None),
         tracker: tracker.clone(),
-    }));
+    })));
     Ok(())
 }
 
@@ -163,7 +164,9 @@ impl HttpClient {
                     req = req.header("mcp-method", header_value(method));
                 }
                 let name = match method {
-                    "tools/call" | "prompts/get" => peek.params.as_ref().and_then(|p| p.name.as_deref()),
+                    "tools/call" | "prompts/get" => {
+                        peek.params.as_ref().and_then(|p| p.name.as_deref())
+                    }
                     "resources/read" => peek.params.as_ref().and_then(|p| p.uri.as_deref()),
                     _ => None,
                 };
@@ -253,7 +256,9 @@ fn header_value(s: &str) -> HeaderValue {
 }
 
 fn peek_id(text: &str) -> Option<u64> {
-    serde_json::from_str::<Peek<'_>>(text).ok().and_then(|p| p.id)
+    serde_json::from_str::<Peek<'_>>(text)
+        .ok()
+        .and_then(|p| p.id)
 }
 
 async fn handle_response(
@@ -285,7 +290,9 @@ async fn handle_response(
         let mut body = BodyStream::new(response.into_body());
         while let Some(frame) = body.next().await {
             let Ok(frame) = frame else { break };
-            let Ok(data) = frame.into_data() else { continue };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             match decoder.feed(&data) {
                 Ok(events) => {
                     for event in events.iter().filter(|e| !e.is_empty()) {
@@ -311,11 +318,11 @@ async fn handle_response(
     let trimmed = body.trim_ascii();
     if trimmed.first() == Some(&b'{') {
         link.on_upstream(trimmed).await;
-    } else if trimmed.first() == Some(&b'[') {
-        if let Ok(items) = mcpgate_core::jsonrpc::split_batch(trimmed, link.limits) {
-            for item in items {
-                link.on_upstream(item.get().as_bytes()).await;
-            }
+    } else if trimmed.first() == Some(&b'[')
+        && let Ok(items) = mcpgate_core::jsonrpc::split_batch(trimmed, link.limits)
+    {
+        for item in items {
+            link.on_upstream(item.get().as_bytes()).await;
         }
     }
     // If nothing in the body answered the request, answer it here.
@@ -352,7 +359,9 @@ async fn get_stream(
         for (name, value) in &headers {
             req = req.header(name, value);
         }
-        let Ok(req) = req.body(Full::new(Bytes::new())) else { return };
+        let Ok(req) = req.body(Full::new(Bytes::new())) else {
+            return;
+        };
         let Ok(response) = client.request(req).await else {
             tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt + 1))).await;
             continue;
@@ -361,12 +370,18 @@ async fn get_stream(
             // 405: the upstream has no GET stream; that is allowed.
             return;
         }
-        let Some(max) = link.upgrade().map(|l| l.limits.max_bytes) else { return };
+        let Some(max) = link.upgrade().map(|l| l.limits.max_bytes) else {
+            return;
+        };
         let mut decoder = SseDecoder::new(max);
         let mut body = BodyStream::new(response.into_body());
         while let Some(Ok(frame)) = body.next().await {
-            let Ok(data) = frame.into_data() else { continue };
-            let Ok(events) = decoder.feed(&data) else { break };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let Ok(events) = decoder.feed(&data) else {
+                break;
+            };
             let Some(link) = link.upgrade() else { return };
             for event in events.iter().filter(|e| !e.is_empty()) {
                 link.on_upstream(event).await;

@@ -40,7 +40,7 @@ pub struct Handshake {
 
 pub(crate) enum Backend {
     Stdio(stdio_upstream::StdioChild),
-    Http(http_upstream::HttpClient),
+    Http(Box<http_upstream::HttpClient>),
 }
 
 struct Pending {
@@ -415,9 +415,10 @@ impl Link {
                     .and_then(|t| t.strip_prefix(PROGRESS_PREFIX))
                     .and_then(|t| t.parse::<u64>().ok());
                 let target = token.and_then(|n| {
-                    self.pending.lock().ok().and_then(|p| {
-                        p.get(&n).map(|p| (p.related.clone(), p.progress.clone()))
-                    })
+                    self.pending
+                        .lock()
+                        .ok()
+                        .and_then(|p| p.get(&n).map(|p| (p.related.clone(), p.progress.clone())))
                 });
                 if let (Some((related, Some(original))), Some(mut params)) = (target, params) {
                     params["progressToken"] = original;
@@ -459,9 +460,8 @@ impl Link {
             return;
         };
         let Some(route) = self.target_route(None) else {
-            let denial = Denial::UpstreamUnavailable(
-                "no client is connected to answer this request".into(),
-            );
+            let denial =
+                Denial::UpstreamUnavailable("no client is connected to answer this request".into());
             self.pipeline.finish(x, Outcome::Denied(&denial));
             let _ = self.send(Message::denial(Some(&upstream_id), &denial).to_json());
             return;
@@ -486,7 +486,8 @@ impl Link {
         for route in self.routes() {
             if let Some(client_id) = route.find_server_request(self, &upstream_id) {
                 if let Some(mut params) = msg.params() {
-                    params["requestId"] = serde_json::from_str(client_id.as_json()).unwrap_or(Value::Null);
+                    params["requestId"] =
+                        serde_json::from_str(client_id.as_json()).unwrap_or(Value::Null);
                     msg.set_member("params", &params);
                 }
                 route.send_unsolicited(msg.to_json());

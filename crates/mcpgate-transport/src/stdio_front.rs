@@ -95,7 +95,10 @@ where
                     .initialize(Arc::clone(&upstream), Some(out_tx.clone()), msg, size)
                     .await
                 {
-                    Reply::Initialized { session: s, message } => {
+                    Reply::Initialized {
+                        session: s,
+                        message,
+                    } => {
                         session = Some(s);
                         let _ = out_tx.send(message.to_json()).await;
                     }
@@ -122,7 +125,9 @@ where
                     size,
                     &denial,
                 );
-                let _ = out_tx.send(Message::denial(msg.id(), &denial).to_json()).await;
+                let _ = out_tx
+                    .send(Message::denial(msg.id(), &denial).to_json())
+                    .await;
                 continue;
             }
         };
@@ -164,7 +169,10 @@ fn is_modern(msg: &Message) -> bool {
         .is_some_and(|p| p.get().contains(META_PROTOCOL_VERSION))
 }
 
-async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(mut output: W, mut rx: mpsc::Receiver<String>) {
+async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
+    mut output: W,
+    mut rx: mpsc::Receiver<String>,
+) {
     let mut buf = Vec::with_capacity(8192);
     while let Some(first) = rx.recv().await {
         buf.clear();

@@ -271,7 +271,12 @@ impl Upstream {
     pub fn in_flight(&self) -> usize {
         self.links
             .lock()
-            .map(|l| l.iter().filter_map(Weak::upgrade).map(|l| l.in_flight()).sum())
+            .map(|l| {
+                l.iter()
+                    .filter_map(Weak::upgrade)
+                    .map(|l| l.in_flight())
+                    .sum()
+            })
             .unwrap_or(0)
     }
 }

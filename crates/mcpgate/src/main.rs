@@ -221,7 +221,10 @@ async fn run_http(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;
     let local = listener.local_addr().unwrap_or(listen);
-    eprintln!("mcpgate {} listening on http://{local}/mcp", env!("CARGO_PKG_VERSION"));
+    eprintln!(
+        "mcpgate {} listening on http://{local}/mcp",
+        env!("CARGO_PKG_VERSION")
+    );
     let signals = Arc::clone(&gw);
     tokio::spawn(async move {
         wait_for_signal().await;

@@ -64,12 +64,18 @@ fn check_modern_meta(x: &Exchange) -> Result<(), Denial> {
             x.version
         )));
     };
-    if !meta.get(META_PROTOCOL_VERSION).is_some_and(|v| v.is_string()) {
+    if !meta
+        .get(META_PROTOCOL_VERSION)
+        .is_some_and(|v| v.is_string())
+    {
         return Err(Denial::InvalidParams(format!(
             "`params._meta` needs `{META_PROTOCOL_VERSION}` as a string"
         )));
     }
-    if !meta.get(META_CLIENT_CAPABILITIES).is_some_and(|v| v.is_object()) {
+    if !meta
+        .get(META_CLIENT_CAPABILITIES)
+        .is_some_and(|v| v.is_object())
+    {
         return Err(Denial::InvalidParams(format!(
             "`params._meta` needs `{META_CLIENT_CAPABILITIES}` as an object"
         )));
@@ -104,7 +110,9 @@ mod tests {
         let v = Validate::default();
         let text = r#"{"jsonrpc":"2.0","id":1,"method":"vendor/do"}"#;
         assert_eq!(
-            check(&v, text, ProtocolVersion::V2025_11_25).unwrap_err().code(),
+            check(&v, text, ProtocolVersion::V2025_11_25)
+                .unwrap_err()
+                .code(),
             -32601
         );
         let v = Validate::new(["vendor/do".to_owned()]);
@@ -117,7 +125,9 @@ mod tests {
         let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
         assert!(check(&v, ping, ProtocolVersion::V2025_11_25).is_ok());
         assert_eq!(
-            check(&v, ping, ProtocolVersion::V2026_07_28).unwrap_err().code(),
+            check(&v, ping, ProtocolVersion::V2026_07_28)
+                .unwrap_err()
+                .code(),
             -32601
         );
     }
@@ -127,12 +137,16 @@ mod tests {
         let v = Validate::default();
         let bare = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
         assert_eq!(
-            check(&v, bare, ProtocolVersion::V2026_07_28).unwrap_err().code(),
+            check(&v, bare, ProtocolVersion::V2026_07_28)
+                .unwrap_err()
+                .code(),
             -32602
         );
         let no_caps = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
         assert_eq!(
-            check(&v, no_caps, ProtocolVersion::V2026_07_28).unwrap_err().code(),
+            check(&v, no_caps, ProtocolVersion::V2026_07_28)
+                .unwrap_err()
+                .code(),
             -32602
         );
         let good = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
