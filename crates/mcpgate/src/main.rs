@@ -58,7 +58,8 @@ enum Command {
         #[arg(long)]
         upstream: Option<String>,
     },
-    /// Run the bundled demo MCP server on stdio (tools echo, add, read_note, write_note).
+    /// Run the bundled demo MCP server on stdio (tools echo, add, read_note, write_note, and
+    /// the test aids slow, crash and ask_roots).
     DemoServer {
         /// Directory the note tools read and write; created when missing.
         #[arg(long, default_value = "notes")]
@@ -217,17 +218,18 @@ async fn run_http(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
     let grace = config.server.shutdown_grace;
     let gw = build_gateway(config)?;
+    let signal = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;
     let local = listener.local_addr().unwrap_or(listen);
-    eprintln!(
-        "mcpgate {} listening on http://{local}/mcp",
-        env!("CARGO_PKG_VERSION")
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "mcpgate listening on http://{local}/mcp"
     );
     let signals = Arc::clone(&gw);
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signal.await;
         tracing::info!("shutting down: no new requests, draining in-flight calls");
         signals.shutdown.cancel();
     });
@@ -263,8 +265,9 @@ async fn run_stdio(config: Config, upstream: Option<String>) -> anyhow::Result<(
         );
     };
     let signals = Arc::clone(&gw);
+    let signal = shutdown_signal()?;
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signal.await;
         signals.shutdown.cancel();
     });
     mcpgate_transport::stdio_front::serve_stdio(gw, up, tokio::io::stdin(), tokio::io::stdout())
@@ -272,25 +275,18 @@ async fn run_stdio(config: Config, upstream: Option<String>) -> anyhow::Result<(
         .context("the stdio front failed")
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+/// Registers SIGINT and SIGTERM handlers now; the returned future resolves on either.
+///
+/// Registration happens before the gateway announces that it listens, so a signal sent right
+/// after that announcement is always a graceful stop, never the default termination.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    })
 }
