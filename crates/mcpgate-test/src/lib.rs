@@ -8,6 +8,8 @@
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "test support: failing loudly is the point")]
 
+pub mod fixtures;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -169,14 +171,24 @@ impl GatewayProcess {
 }
 
 impl Drop for GatewayProcess {
+    /// A graceful stop (SIGTERM, then up to 15 s for the gateway to reap its children), so a
+    /// test that ends early leaves no upstream process behind; SIGKILL only as a last resort.
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut()
-            && let Some(pid) = child.id()
-        {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(0)),
-                nix::sys::signal::Signal::SIGTERM,
-            );
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
+        let Some(pid) = child.id() else {
+            return;
+        };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(0)),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        for _ in 0..750 {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -205,8 +217,7 @@ impl Answer {
                 .lines()
                 .filter_map(|l| l.strip_prefix("data:"))
                 .map(str::trim)
-                .filter(|d| !d.is_empty())
-                .last()
+                .rfind(|d| !d.is_empty())
                 .unwrap_or("null");
             return serde_json::from_str(last).unwrap_or(Value::Null);
         }
@@ -316,10 +327,10 @@ impl Http {
             .and_then(Value::as_str)
             .map(str::to_owned);
         let mut headers = vec![("mcp-protocol-version", "2026-07-28"), ("mcp-method", method)];
-        if let Some(name) = name.as_deref() {
-            if matches!(method, "tools/call" | "prompts/get" | "resources/read") {
-                headers.push(("mcp-name", name));
-            }
+        if let Some(name) = name.as_deref()
+            && matches!(method, "tools/call" | "prompts/get" | "resources/read")
+        {
+            headers.push(("mcp-name", name));
         }
         self.post(
             &serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}),
@@ -391,7 +402,7 @@ impl StdioProcess {
         if n == 0 {
             bail!("end of output");
         }
-        Ok(serde_json::from_str(&line).with_context(|| format!("not JSON: {line}"))?)
+        serde_json::from_str(&line).with_context(|| format!("not JSON: {line}"))
     }
 
     /// Reads messages until one has `id` (others are returned too, in order).

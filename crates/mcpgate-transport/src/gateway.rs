@@ -26,6 +26,7 @@ use mcpgate_pipeline::{Outcome, Pipeline, Stop};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::link::{Call, Link};
 use crate::route::ClientRoute;
@@ -109,6 +110,16 @@ pub enum Client {
         /// The upstream addressed.
         upstream: Arc<Upstream>,
     },
+}
+
+impl Client {
+    /// The session id, for logs.
+    pub fn session(&self) -> &str {
+        match self {
+            Self::Legacy(s) => &s.id,
+            Self::Modern { route, .. } => &route.session,
+        }
+    }
 }
 
 /// What the front should send back.
@@ -417,10 +428,22 @@ impl Gateway {
 
     /// Handles any other client message.
     pub async fn handle(&self, client: &Client, msg: Message, size: usize) -> Reply {
+        let span = tracing::debug_span!(
+            "message",
+            session = %client.session(),
+            method = msg.method().unwrap_or("-"),
+            id = msg.id().map_or("-", |id| id.as_json()),
+        );
         match client {
-            Client::Legacy(session) => self.handle_legacy(session, msg, size).await,
+            Client::Legacy(session) => {
+                self.handle_legacy(session, msg, size)
+                    .instrument(span)
+                    .await
+            }
             Client::Modern { route, upstream } => {
-                self.handle_modern(route, upstream, msg, size).await
+                self.handle_modern(route, upstream, msg, size)
+                    .instrument(span)
+                    .await
             }
         }
     }
@@ -524,6 +547,9 @@ impl Gateway {
                         .into(),
                 ),
             );
+        }
+        if let Some(denial) = unsupported_meta_version(&msg) {
+            return self.deny(&x, denial);
         }
         if self.shutdown.is_cancelled() {
             return self.deny(&x, Denial::ShuttingDown);
@@ -753,6 +779,22 @@ fn limits(config: &Config) -> Limits {
 
 fn new_session_id() -> String {
     hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// The refusal for a modern message whose `_meta` names a revision that is not a modern one the
+/// gateway speaks (the HTTP front checks this with the headers; the stdio front relies on this).
+fn unsupported_meta_version(msg: &Message) -> Option<Denial> {
+    let params = msg.params()?;
+    let requested = params.get("_meta")?.get(META_PROTOCOL_VERSION)?.as_str()?;
+    match ProtocolVersion::parse(requested) {
+        Some(v) if v.era() == Era::Modern => None,
+        _ => Some(Denial::UnsupportedProtocolVersion {
+            requested: requested.to_owned(),
+            supported: ProtocolVersion::modern_versions()
+                .map(|v| v.as_str().to_owned())
+                .collect(),
+        }),
+    }
 }
 
 /// Adds the per-request `_meta` a modern upstream requires to a legacy client's request.

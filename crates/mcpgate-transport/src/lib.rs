@@ -11,6 +11,7 @@
 pub mod gateway;
 pub mod http_front;
 mod http_upstream;
+mod lines;
 pub mod link;
 pub mod route;
 pub mod sse;

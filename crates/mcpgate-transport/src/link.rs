@@ -512,7 +512,15 @@ impl Link {
         if self.per_session {
             return self.routes().into_iter().next();
         }
-        self.last_route.lock().ok().and_then(|r| r.upgrade())
+        // The client whose request is the most recent still in flight; the last client to send
+        // a request only when nothing is in flight.
+        let in_flight = self.pending.lock().ok().and_then(|p| {
+            p.iter()
+                .filter_map(|(k, v)| v.route.upgrade().map(|r| (*k, r)))
+                .max_by_key(|(k, _)| *k)
+                .map(|(_, r)| r)
+        });
+        in_flight.or_else(|| self.last_route.lock().ok().and_then(|r| r.upgrade()))
     }
 
     fn routes(&self) -> Vec<Arc<ClientRoute>> {

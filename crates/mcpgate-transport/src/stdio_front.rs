@@ -12,10 +12,11 @@ use mcpgate_core::revision::META_PROTOCOL_VERSION;
 use mcpgate_core::{Denial, Direction, Kind, Message};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::codec::FramedRead;
 use tokio_util::task::TaskTracker;
 
 use crate::gateway::{Client, Gateway, Reply, Session};
+use crate::lines::{Line, LineCodec};
 use crate::route::ClientRoute;
 use crate::upstream::Upstream;
 
@@ -33,7 +34,7 @@ where
     let (out_tx, out_rx) = mpsc::channel::<String>(1024);
     let writer = tokio::spawn(write_loop(output, out_rx));
     let limits = gw.limits();
-    let mut lines = FramedRead::new(input, LinesCodec::new_with_max_length(limits.max_bytes));
+    let mut lines = FramedRead::new(input, LineCodec::new(limits.max_bytes));
     let tasks = TaskTracker::new();
     let mut session: Option<Arc<Session>> = None;
     let modern_route = Arc::new(ClientRoute::new(
@@ -47,8 +48,8 @@ where
         };
         let Some(line) = line else { break };
         let line = match line {
-            Ok(line) => line,
-            Err(LinesCodecError::MaxLineLengthExceeded) => {
+            Ok(Line::Bytes(line)) => line,
+            Ok(Line::TooLong) => {
                 let denial = Denial::TooLarge {
                     limit: limits.max_bytes,
                 };
@@ -62,17 +63,16 @@ where
                 let _ = out_tx.send(Message::denial(None, &denial).to_json()).await;
                 continue;
             }
-            Err(LinesCodecError::Io(e)) => {
+            Err(e) => {
                 tracing::warn!(error = %e, "reading standard input failed");
                 break;
             }
         };
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let size = line.len();
-        let msg = match Message::parse(line.as_bytes(), limits) {
+        let msg = match Message::parse(&line, limits) {
             Ok(m) => m,
             Err(e) => {
                 gw.pipeline.finish_unparsed(

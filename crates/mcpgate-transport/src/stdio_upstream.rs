@@ -19,10 +19,11 @@ use nix::unistd::Pid;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::lines::{Line, LineCodec};
 use crate::link::{Backend, Link};
 
 /// How long a child gets to exit after its stdin closes, and again after SIGTERM.
@@ -96,11 +97,14 @@ pub(crate) fn spawn(
 
     let label = link.label.clone();
     tracker.spawn(async move {
-        let mut lines = FramedRead::new(stderr, LinesCodec::new_with_max_length(8192));
+        let mut lines = FramedRead::new(stderr, LineCodec::new(8192));
         while let Some(line) = lines.next().await {
             match line {
-                Ok(line) => tracing::info!(target: "mcpgate::upstream", link = %label, "{line}"),
-                Err(LinesCodecError::MaxLineLengthExceeded) => continue,
+                Ok(Line::Bytes(line)) => {
+                    let line = String::from_utf8_lossy(&line);
+                    tracing::info!(target: "mcpgate::upstream", link = %label, "{line}");
+                }
+                Ok(Line::TooLong) => {}
                 Err(_) => break,
             }
         }
@@ -144,21 +148,20 @@ async fn write_loop(
 }
 
 async fn read_loop(stdout: tokio::process::ChildStdout, link: Weak<Link>, max: usize) {
-    let mut lines = FramedRead::new(stdout, LinesCodec::new_with_max_length(max));
+    let mut lines = FramedRead::new(stdout, LineCodec::new(max));
     while let Some(line) = lines.next().await {
         let Some(link) = link.upgrade() else { return };
         match line {
-            Ok(line) => {
-                let line = line.trim_end_matches('\r');
-                if line.trim().is_empty() {
+            Ok(Line::Bytes(line)) => {
+                if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                link.on_upstream(line.as_bytes()).await;
+                link.on_upstream(&line).await;
             }
-            Err(LinesCodecError::MaxLineLengthExceeded) => {
+            Ok(Line::TooLong) => {
                 tracing::warn!(link = %link.label, max, "dropped an upstream message over the size limit");
             }
-            Err(LinesCodecError::Io(e)) => {
+            Err(e) => {
                 link.upstream_gone(&format!("reading stdout failed: {e}"));
                 return;
             }

@@ -1,12 +1,14 @@
 //! The command line: exit codes, messages and outputs of the tool subcommands.
 
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
 use std::process::{Command, Output};
 
 fn mcpgate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mcpgate"))
         .args(args)
         .output()
-        .expect("run mcpgate")
+        .unwrap()
 }
 
 fn repo(rel: &str) -> String {
