@@ -126,6 +126,8 @@ impl Client {
 pub enum Reply {
     /// Nothing (a notification or a response was accepted).
     Accepted,
+    /// A notification or a response was refused: no JSON-RPC answer, but HTTP says 4xx.
+    Rejected(Denial),
     /// An answer the gateway made itself, or a refusal.
     Now {
         /// The message to send.
@@ -168,7 +170,13 @@ impl Gateway {
     pub fn new(config: Config, pipeline: Pipeline) -> Arc<Self> {
         let pipeline = Arc::new(pipeline);
         let tracker = TaskTracker::new();
-        let limits = limits(&config);
+        // Answers can be far larger than requests (a file, a long tool list): the upstream
+        // side gets at least UPSTREAM_MIN_MESSAGE_BYTES, whatever the client-side limit.
+        let client_limits = limits(&config);
+        let limits = Limits {
+            max_bytes: client_limits.max_bytes.max(UPSTREAM_MIN_MESSAGE_BYTES),
+            ..client_limits
+        };
         let upstreams = config
             .upstreams
             .iter()
@@ -627,13 +635,10 @@ impl Gateway {
         let target = msg.id().and_then(|id| route.take_server_request(id));
         let Some((link, upstream_id)) = target else {
             tracing::warn!(session = %route.session, "dropped a client response that matches no request sent to it");
-            self.pipeline.finish(
-                x,
-                Outcome::Denied(&Denial::InvalidRequest(
-                    "response matches no outstanding server request".into(),
-                )),
-            );
-            return Reply::Accepted;
+            let denial =
+                Denial::InvalidRequest("response matches no outstanding server request".into());
+            self.pipeline.finish(x, Outcome::Denied(&denial));
+            return Reply::Rejected(denial);
         };
         msg.set_id(&upstream_id);
         match link.upgrade() {
@@ -651,6 +656,42 @@ impl Gateway {
         }
         self.pipeline.finish(x, Outcome::Forwarded);
         Reply::Accepted
+    }
+
+    /// A 2025-03-26 batch: each element handled in turn, the answers returned as one array
+    /// (`None` when nothing in it expects an answer).
+    pub async fn handle_batch(&self, session: &Arc<Session>, bytes: &[u8]) -> Option<String> {
+            let limits = self.limits();
+        let items = match mcpgate_core::jsonrpc::split_batch(bytes, limits) {
+            Ok(items) => items,
+            Err(e) => return Some(Message::denial(None, &e.denial).to_json()),
+        };
+        let client = Client::Legacy(Arc::clone(session));
+        let mut answers = Vec::new();
+        for item in items {
+            let text = item.get();
+            let msg = match Message::parse(text.as_bytes(), limits) {
+                Ok(m) => m,
+                Err(e) => {
+                    answers.push(Message::denial(e.id.as_ref(), &e.denial).to_json());
+                    continue;
+                }
+            };
+            match self.handle(&client, msg, text.len()).await {
+                Reply::Accepted | Reply::Rejected(_) | Reply::Initialized { .. } => {}
+                Reply::Now { message, .. } => answers.push(message.to_json()),
+                Reply::Pending(mut f) => {
+                    let route = Arc::clone(&session.route);
+                    let message = self
+                        .complete(&mut f, |text| {
+                            route.send_unsolicited(text);
+                        })
+                        .await;
+                    answers.push(message.to_json());
+                }
+            }
+        }
+        (!answers.is_empty()).then(|| format!("[{}]", answers.join(",")))
     }
 
     /// Waits for a forwarded request's answer, passing related messages to `related`.
@@ -742,8 +783,8 @@ impl Gateway {
 
     fn refusal(&self, x: &Exchange, d: Denial) -> Reply {
         if x.message.kind() != Kind::Request {
-            // Notifications and responses get no answer, even when refused.
-            return Reply::Accepted;
+            // Notifications and responses get no JSON-RPC answer; HTTP refuses them with a 4xx.
+            return Reply::Rejected(d);
         }
         Reply::Now {
             message: Message::denial(x.message.id(), &d),
@@ -769,6 +810,9 @@ impl Gateway {
         }
     }
 }
+
+/// The smallest size limit for messages from upstreams, in bytes (16 MiB).
+pub const UPSTREAM_MIN_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 fn limits(config: &Config) -> Limits {
     Limits {

@@ -393,46 +393,16 @@ fn decode_header_value(raw: &[u8]) -> Option<String> {
 }
 
 async fn batch(gw: Arc<Gateway>, session: Arc<Session>, bytes: &Bytes) -> Response {
-    let limits = gw.limits();
-    let items = match mcpgate_core::jsonrpc::split_batch(bytes, limits) {
-        Ok(items) => items,
-        Err(e) => {
-            return jsonrpc_response(
-                status_of(&e.denial, Era::Legacy),
-                &Message::denial(None, &e.denial),
-            );
-        }
-    };
-    let client = Client::Legacy(Arc::clone(&session));
-    let mut answers = Vec::new();
-    for item in items {
-        let text = item.get();
-        let msg = match Message::parse(text.as_bytes(), limits) {
-            Ok(m) => m,
-            Err(e) => {
-                answers.push(Message::denial(e.id.as_ref(), &e.denial).to_json());
-                continue;
-            }
-        };
-        match gw.handle(&client, msg, text.len()).await {
-            Reply::Accepted | Reply::Initialized { .. } => {}
-            Reply::Now { message, .. } => answers.push(message.to_json()),
-            Reply::Pending(mut f) => {
-                let route = Arc::clone(&session.route);
-                let final_msg = gw
-                    .complete(&mut f, |text| {
-                        route.send_unsolicited(text);
-                    })
-                    .await;
-                answers.push(final_msg.to_json());
-            }
-        }
+    if let Err(e) = mcpgate_core::jsonrpc::split_batch(bytes, gw.limits()) {
+        return jsonrpc_response(
+            status_of(&e.denial, Era::Legacy),
+            &Message::denial(None, &e.denial),
+        );
     }
-    if answers.is_empty() {
-        return StatusCode::ACCEPTED.into_response();
+    match gw.handle_batch(&session, bytes).await {
+        Some(answers) => json_body(StatusCode::OK, answers),
+        None => StatusCode::ACCEPTED.into_response(),
     }
-    let body = format!("[{}]", answers.join(","));
-    json_body(StatusCode::OK, body)
 }
 
 async fn respond(
@@ -444,6 +414,7 @@ async fn respond(
 ) -> Response {
     match reply {
         Reply::Accepted => StatusCode::ACCEPTED.into_response(),
+        Reply::Rejected(denial) => rejected(&denial, era),
         Reply::Now { message, denial } => {
             let status = denial.map_or(StatusCode::OK, |d| status_of(&d, era));
             jsonrpc_response(status, &message)
@@ -606,6 +577,17 @@ fn accepts_json_or_sse(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).is_none()
         || accepts(headers, "application/json")
         || accepts(headers, "text/event-stream")
+}
+
+/// A refused notification or response: a 4xx status and an id-less JSON-RPC error body.
+fn rejected(denial: &Denial, era: Era) -> Response {
+    let status = status_of(denial, era);
+    let status = if status.is_client_error() || status.is_server_error() {
+        status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    jsonrpc_status(status, denial)
 }
 
 fn status_of(denial: &Denial, era: Era) -> StatusCode {

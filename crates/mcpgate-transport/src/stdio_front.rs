@@ -72,6 +72,17 @@ where
             continue;
         }
         let size = line.len();
+        if let Some(s) = session.as_ref().filter(|s| s.version.allows_batches())
+            && mcpgate_core::jsonrpc::is_batch(&line)
+        {
+            let (gw2, s, out) = (Arc::clone(&gw), Arc::clone(s), out_tx.clone());
+            tasks.spawn(async move {
+                if let Some(answer) = gw2.handle_batch(&s, &line).await {
+                    let _ = out.send(answer).await;
+                }
+            });
+            continue;
+        }
         let msg = match Message::parse(&line, limits) {
             Ok(m) => m,
             Err(e) => {
@@ -105,7 +116,7 @@ where
                     Reply::Now { message, .. } => {
                         let _ = out_tx.send(message.to_json()).await;
                     }
-                    Reply::Accepted | Reply::Pending(_) => {}
+                    Reply::Accepted | Reply::Rejected(_) | Reply::Pending(_) => {}
                 }
                 continue;
             }
@@ -135,7 +146,7 @@ where
         let out = out_tx.clone();
         tasks.spawn(async move {
             match gw2.handle(&client, msg, size).await {
-                Reply::Accepted => {}
+                Reply::Accepted | Reply::Rejected(_) => {}
                 Reply::Now { message, .. } | Reply::Initialized { message, .. } => {
                     let _ = out.send(message.to_json()).await;
                 }

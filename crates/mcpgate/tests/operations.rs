@@ -372,7 +372,8 @@ async fn shared_upstream_server_request_is_answerable_only_by_its_client() {
         // B answers with A's id: dropped.
         let forged = json!({"jsonrpc":"2.0","id":ask_id,"result":{"roots":[{"uri":"file:///b-forged"}]}});
         let r = http.post(&forged, &[("mcp-session-id", &b)]).await;
-        assert_eq!(r.status, 202, "{}", r.body);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.code(), Some(-32600), "{}", r.body);
         // B still works, with an id A also used.
         let echo = http.legacy(&b, 1, "tools/call", json!({"name":"echo","arguments":{"message":"b-ok"}})).await;
         assert_eq!(echo.status, 200);
@@ -393,9 +394,9 @@ async fn shared_upstream_server_request_is_answerable_only_by_its_client() {
         assert_eq!(text_of(&fin), "file:///a-root");
         assert!(call.next().await.is_none());
 
-        // Answering the same request again is dropped too, and A still works.
+        // Answering the same request again is refused too, and A still works.
         let r = http.post(&answer, &[("mcp-session-id", &a)]).await;
-        assert_eq!(r.status, 202);
+        assert_eq!(r.status, 400, "{}", r.body);
         let echo = http.legacy(&a, 2, "tools/call", json!({"name":"echo","arguments":{"message":"a-ok"}})).await;
         assert_eq!(text_of(&echo.json()), "a-ok");
         // Both dropped responses are audited as the client's fault, under the sender's session.
@@ -465,7 +466,7 @@ async fn shared_upstream_server_request_goes_to_the_client_whose_call_is_in_flig
             json!({"jsonrpc":"2.0","id":ask["id"],"result":{"roots":[{"uri":"file:///b-secret"}]}});
         assert_eq!(
             http.post(&forged, &[("mcp-session-id", &b)]).await.status,
-            202
+            400
         );
         let answer =
             json!({"jsonrpc":"2.0","id":ask["id"],"result":{"roots":[{"uri":"file:///a-root"}]}});
