@@ -1504,3 +1504,52 @@ async fn stdio_invalid_utf8_line() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn stdio_batches_follow_the_revision() {
+    bounded(async {
+        let env = StdioEnv::new();
+        // A 2025-03-26 session: a batch is answered with one array line, in order.
+        let mut p = env.spawn();
+        stdio_initialize(&mut p, "2025-03-26").await;
+        p.send_line(&format!(
+            "[{},{}]",
+            echo_request(11, "one"),
+            echo_request(12, "two")
+        ))
+        .await
+        .unwrap();
+        let answers = loop {
+            let m = p.recv(STEP).await.unwrap();
+            if m.is_array() {
+                break m;
+            }
+        };
+        let answers = answers.as_array().unwrap();
+        assert_eq!(answers.len(), 2, "{answers:?}");
+        assert_eq!(answers[0]["id"], 11);
+        assert_eq!(text_of(&answers[0]), "one");
+        assert_eq!(answers[1]["id"], 12);
+        assert_eq!(text_of(&answers[1]), "two");
+        stdio_good(&mut p, "a batch in a 2025-03-26 session").await;
+        p.close_stdin();
+        assert!(p.wait(STEP).await.unwrap().success());
+
+        // A 2025-11-25 session: batches were removed, the line is refused.
+        let mut p = env.spawn();
+        stdio_initialize(&mut p, "2025-11-25").await;
+        let batch = format!("[{},{}]", echo_request(13, "x"), echo_request(14, "y"));
+        stdio_refused(
+            &mut p,
+            "batch in a 2025-11-25 session",
+            &batch,
+            -32600,
+            &Value::Null,
+        )
+        .await;
+        p.close_stdin();
+        assert!(p.wait(STEP).await.unwrap().success());
+        assert!(!env.stderr().contains("panicked"), "{}", env.stderr());
+    })
+    .await;
+}
