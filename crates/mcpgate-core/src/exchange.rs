@@ -1,5 +1,6 @@
 //! The per-message context that pipeline stages read and annotate.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -64,6 +65,8 @@ pub struct Exchange {
     pub received: Instant,
     /// Size of the message as received, in bytes.
     pub size: usize,
+    /// `params`, parsed once on first use: several stages and the audit record read it.
+    params: OnceLock<Option<serde_json::Value>>,
 }
 
 impl Exchange {
@@ -85,12 +88,18 @@ impl Exchange {
             principal: Principal::anonymous(),
             received: Instant::now(),
             size,
+            params: OnceLock::new(),
         }
+    }
+
+    /// The message's `params`, parsed (once).
+    pub fn params(&self) -> Option<&serde_json::Value> {
+        self.params.get_or_init(|| self.message.params()).as_ref()
     }
 
     /// The tool, prompt or resource a request names (`params.name`, or `params.uri`).
     pub fn target(&self) -> Option<String> {
-        let params = self.message.params()?;
+        let params = self.params()?;
         let key = match self.message.method()? {
             "tools/call" | "prompts/get" => "name",
             "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
@@ -102,7 +111,7 @@ impl Exchange {
     /// SHA-256 (hex) of the RFC 8785 canonical form of `params.arguments`, for `tools/call`
     /// and `prompts/get`: the audit log proves what was called without storing the arguments.
     pub fn arguments_sha256(&self) -> Option<String> {
-        let params = self.message.params()?;
+        let params = self.params()?;
         let args = params.get("arguments")?;
         let canonical = serde_json_canonicalizer::to_vec(args).ok()?;
         Some(hex::encode(Sha256::digest(&canonical)))

@@ -375,6 +375,16 @@ impl Message {
 
     /// Writes the message as compact JSON on one line, members in their original order.
     pub fn to_json(&self) -> String {
+        self.write(None)
+    }
+
+    /// Writes the message with another id (the gateway moving it between id spaces), without
+    /// copying the message first.
+    pub fn to_json_with_id(&self, id: &Id) -> String {
+        self.write(Some(id))
+    }
+
+    fn write(&self, id: Option<&Id>) -> String {
         let len: usize = self
             .members
             .iter()
@@ -388,7 +398,10 @@ impl Message {
             }
             out.push_str(&json_string(k));
             out.push(':');
-            out.push_str(v.get());
+            match id {
+                Some(id) if &**k == "id" => out.push_str(id.as_json()),
+                _ => out.push_str(v.get()),
+            }
         }
         out.push('}');
         out
@@ -640,6 +653,17 @@ mod tests {
         let mut m = parse(text).unwrap();
         m.set_id(&Id::number(42));
         assert_eq!(m.to_json(), r#"{"jsonrpc":"2.0","id":42,"method":"ping"}"#);
+    }
+
+    #[test]
+    fn to_json_with_id_writes_another_id_without_copying() {
+        let text = r#"{"id":"c-1","jsonrpc":"2.0","method":"tools/call","params":{"id":5}}"#;
+        let m = parse(text).unwrap();
+        assert_eq!(
+            m.to_json_with_id(&Id::number(9)),
+            r#"{"id":9,"jsonrpc":"2.0","method":"tools/call","params":{"id":5}}"#
+        );
+        assert_eq!(m.to_json(), text);
     }
 
     #[test]

@@ -456,10 +456,10 @@ impl Gateway {
         }
     }
 
-    async fn handle_legacy(&self, s: &Arc<Session>, mut msg: Message, size: usize) -> Reply {
+    async fn handle_legacy(&self, s: &Arc<Session>, msg: Message, size: usize) -> Reply {
         s.touch();
         let mut x = Exchange::new(
-            msg.clone(),
+            msg,
             Direction::ClientToServer,
             s.id.clone(),
             s.upstream.name().to_owned(),
@@ -469,9 +469,11 @@ impl Gateway {
         if let Err(stop) = self.pipeline.on_request(&mut x).await {
             return self.stopped(&x, stop);
         }
+        // From here on the message is the one the stages passed (they may rewrite it).
+        let msg = &x.message;
         match msg.kind() {
             Kind::Result | Kind::Error => {
-                return self.client_response(&x, &s.route, msg);
+                return self.client_response(&x, &s.route, msg.clone());
             }
             Kind::Notification => {
                 let method = msg.method().unwrap_or_default();
@@ -508,12 +510,17 @@ impl Gateway {
                 Denial::InvalidRequest("this session is already initialized".into()),
             );
         }
+        let mut rewritten = None;
         if s.mode == Mode::Translate {
             match method.as_str() {
                 "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => {
                     return self.answer(&x, json!({}));
                 }
-                _ => stamp_modern_meta(&mut msg, &s.capabilities, &s.client_info),
+                _ => {
+                    let mut out = msg.clone();
+                    stamp_modern_meta(&mut out, &s.capabilities, &s.client_info);
+                    rewritten = Some(out);
+                }
             }
         }
         if s.link.is_closed() {
@@ -522,8 +529,8 @@ impl Gateway {
         self.forward(
             &s.link,
             &s.route,
-            msg,
             x,
+            rewritten,
             Adapt::None,
             s.upstream.request_timeout(),
         )
@@ -537,7 +544,7 @@ impl Gateway {
         size: usize,
     ) -> Reply {
         let mut x = Exchange::new(
-            msg.clone(),
+            msg,
             Direction::ClientToServer,
             route.session.clone(),
             upstream.name().to_owned(),
@@ -547,6 +554,7 @@ impl Gateway {
         if let Err(stop) = self.pipeline.on_request(&mut x).await {
             return self.stopped(&x, stop);
         }
+        let msg = &x.message;
         if matches!(msg.kind(), Kind::Result | Kind::Error) {
             return self.deny(
                 &x,
@@ -556,7 +564,7 @@ impl Gateway {
                 ),
             );
         }
-        if let Some(denial) = unsupported_meta_version(&msg) {
+        if let Some(denial) = unsupported_meta_version(msg) {
             return self.deny(&x, denial);
         }
         if self.shutdown.is_cancelled() {
@@ -607,19 +615,21 @@ impl Gateway {
         } else {
             Adapt::None
         };
-        self.forward(&link, route, msg, x, adapt, upstream.request_timeout())
+        self.forward(&link, route, x, None, adapt, upstream.request_timeout())
     }
 
+    /// Sends the request upstream: the exchange's message, or `rewritten` when the era
+    /// translation had to change it.
     fn forward(
         &self,
         link: &Arc<Link>,
         route: &Arc<ClientRoute>,
-        msg: Message,
         x: Exchange,
+        rewritten: Option<Message>,
         adapt: Adapt,
         timeout: Duration,
     ) -> Reply {
-        match link.start_call(route, msg) {
+        match link.start_call(route, rewritten.as_ref().unwrap_or(&x.message)) {
             Ok(call) => Reply::Pending(Box::new(InFlight {
                 call,
                 exchange: x,
@@ -661,7 +671,7 @@ impl Gateway {
     /// A 2025-03-26 batch: each element handled in turn, the answers returned as one array
     /// (`None` when nothing in it expects an answer).
     pub async fn handle_batch(&self, session: &Arc<Session>, bytes: &[u8]) -> Option<String> {
-            let limits = self.limits();
+        let limits = self.limits();
         let items = match mcpgate_core::jsonrpc::split_batch(bytes, limits) {
             Ok(items) => items,
             Err(e) => return Some(Message::denial(None, &e.denial).to_json()),
@@ -687,7 +697,7 @@ impl Gateway {
                             route.send_unsolicited(text);
                         })
                         .await;
-                    answers.push(message.to_json());
+                    answers.push(message);
                 }
             }
         }
@@ -696,9 +706,9 @@ impl Gateway {
 
     /// Waits for a forwarded request's answer, passing related messages to `related`.
     ///
-    /// Returns the final message for the client; the response stages and the audit record are
-    /// done here, whatever happens.
-    pub async fn complete(&self, f: &mut InFlight, mut related: impl FnMut(String)) -> Message {
+    /// Returns the final message for the client, as JSON text; the response stages and the
+    /// audit record are done here, whatever happens.
+    pub async fn complete(&self, f: &mut InFlight, mut related: impl FnMut(String)) -> String {
         let deadline = f.deadline;
         let result = loop {
             tokio::select! {
@@ -723,18 +733,19 @@ impl Gateway {
                 }
                 match self.pipeline.on_response(&f.exchange, &mut reply).await {
                     Ok(()) => {
+                        let text = reply.to_json();
                         self.pipeline.finish(
                             &f.exchange,
                             Outcome::Answered {
                                 response: &reply,
-                                size: reply.to_json().len(),
+                                size: text.len(),
                             },
                         );
-                        reply
+                        text
                     }
                     Err(stop) => match self.stopped(&f.exchange, stop) {
-                        Reply::Now { message, .. } => message,
-                        _ => Message::denial(f.exchange.message.id(), &Denial::Internal),
+                        Reply::Now { message, .. } => message.to_json(),
+                        _ => Message::denial(f.exchange.message.id(), &Denial::Internal).to_json(),
                     },
                 }
             }
@@ -747,7 +758,7 @@ impl Gateway {
                     f.call.finish();
                 }
                 self.pipeline.finish(&f.exchange, Outcome::Failed(&denial));
-                Message::denial(f.exchange.message.id(), &denial)
+                Message::denial(f.exchange.message.id(), &denial).to_json()
             }
         }
     }

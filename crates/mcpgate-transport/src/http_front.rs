@@ -468,14 +468,14 @@ async fn pending(
         f.call.done = rx;
     }
     let route = session.map(|s| Arc::clone(&s.route));
-    let message = gw
+    let text = gw
         .complete(&mut f, |text| {
             if let Some(route) = &route {
                 route.send_unsolicited(text);
             }
         })
         .await;
-    jsonrpc_response(StatusCode::OK, &message)
+    json_body(StatusCode::OK, text)
 }
 
 fn sse_response(gw: Arc<Gateway>, f: Box<InFlight>, first: String) -> Response {
@@ -489,7 +489,7 @@ fn sse_response(gw: Arc<Gateway>, f: Box<InFlight>, first: String) -> Response {
                 let _ = tx2.try_send(text);
             })
             .await;
-        let _ = tx.send(final_msg.to_json()).await;
+        let _ = tx.send(final_msg).await;
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let text = rx.recv().await?;

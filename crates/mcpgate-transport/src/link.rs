@@ -208,15 +208,20 @@ impl Link {
     pub(crate) fn start_call(
         self: &Arc<Self>,
         route: &Arc<ClientRoute>,
-        mut msg: Message,
+        msg: &Message,
     ) -> Result<Call, Denial> {
         if self.is_closed() {
             return Err(Denial::UpstreamClosed);
         }
         let client_id = msg.id().cloned().ok_or(Denial::Internal)?;
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let progress = rewrite_progress_token(&mut msg, n);
-        msg.set_id(&Id::number(n));
+        let upstream_id = Id::number(n);
+        let (text, progress) = match rewrite_progress_token(msg, n) {
+            Some((rewritten, original)) => {
+                (rewritten.to_json_with_id(&upstream_id), Some(original))
+            }
+            None => (msg.to_json_with_id(&upstream_id), None),
+        };
         let (related_tx, related_rx) = mpsc::channel(64);
         let (done_tx, done_rx) = oneshot::channel();
         if let Ok(mut pending) = self.pending.lock() {
@@ -241,7 +246,7 @@ impl Link {
             done: done_rx,
             finished: false,
         };
-        self.send(msg.to_json())?;
+        self.send(text)?;
         Ok(call)
     }
 
@@ -254,7 +259,7 @@ impl Link {
     ) -> Result<Message, Denial> {
         let route = Arc::new(ClientRoute::new(format!("{}-gateway", self.label), None));
         let msg = Message::request(&Id::number(0), method, params);
-        let mut call = self.start_call(&route, msg)?;
+        let mut call = self.start_call(&route, &msg)?;
         match tokio::time::timeout(timeout, &mut call.done).await {
             Ok(Ok(reply)) => {
                 call.finish();
@@ -541,8 +546,9 @@ impl Link {
 
 const PROGRESS_PREFIX: &str = "mcpgate-";
 
-/// Replaces `params._meta.progressToken` with one in the link's space; returns the original.
-fn rewrite_progress_token(msg: &mut Message, n: u64) -> Option<Value> {
+/// A copy of `msg` whose `params._meta.progressToken` is replaced by one in the link's space,
+/// with the original token; `None` (and no copy) when the request has no token.
+fn rewrite_progress_token(msg: &Message, n: u64) -> Option<(Message, Value)> {
     let raw = msg.member("params")?;
     if !raw.get().contains("progressToken") {
         return None;
@@ -554,8 +560,9 @@ fn rewrite_progress_token(msg: &mut Message, n: u64) -> Option<Value> {
         "progressToken".into(),
         Value::String(format!("{PROGRESS_PREFIX}{n}")),
     );
-    msg.set_member("params", &params);
-    Some(original)
+    let mut out = msg.clone();
+    out.set_member("params", &params);
+    Some((out, original))
 }
 
 /// The `_meta` a modern request carries, for requests the gateway makes itself.

@@ -157,7 +157,7 @@ where
                             let _ = related_out.try_send(text);
                         })
                         .await;
-                    let _ = out.send(message.to_json()).await;
+                    let _ = out.send(message).await;
                 }
             }
         });

@@ -126,7 +126,7 @@ impl Upstream {
     ) -> Result<(Option<Arc<Link>>, Message), Denial> {
         let link = self.connect(true)?;
         link.attach(route);
-        let mut call = link.start_call(route, initialize)?;
+        let mut call = link.start_call(route, &initialize)?;
         let reply = match tokio::time::timeout(self.request_timeout, &mut call.done).await {
             Ok(Ok(reply)) => {
                 call.finish();

@@ -53,9 +53,8 @@ impl Validate {
 
 /// A modern request must carry its protocol version and client capabilities in `_meta`.
 fn check_modern_meta(x: &Exchange) -> Result<(), Denial> {
-    let params = x.message.params();
-    let meta = params
-        .as_ref()
+    let meta = x
+        .params()
         .and_then(|p| p.get("_meta"))
         .and_then(|m| m.as_object());
     let Some(meta) = meta else {
