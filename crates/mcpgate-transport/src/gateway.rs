@@ -766,19 +766,7 @@ impl Gateway {
     fn stopped(&self, x: &Exchange, stop: Stop) -> Reply {
         match stop {
             Stop::Deny(d) => self.deny(x, d),
-            Stop::Respond(message) => {
-                self.pipeline.finish(
-                    x,
-                    Outcome::Answered {
-                        response: &message,
-                        size: message.to_json().len(),
-                    },
-                );
-                Reply::Now {
-                    message,
-                    denial: None,
-                }
-            }
+            Stop::Respond(message) => self.local_answer(x, message),
         }
     }
 
@@ -807,7 +795,11 @@ impl Gateway {
         let Some(id) = x.message.id() else {
             return Reply::Accepted;
         };
-        let message = Message::result(id, &result);
+        self.local_answer(x, Message::result(id, &result))
+    }
+
+    /// An answer the gateway gives itself, audited as answered.
+    fn local_answer(&self, x: &Exchange, message: Message) -> Reply {
         self.pipeline.finish(
             x,
             Outcome::Answered {

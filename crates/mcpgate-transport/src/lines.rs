@@ -91,3 +91,36 @@ mod tests {
         );
     }
 }
+
+/// Writes each queued message as one line, coalescing whatever is queued into one write, until
+/// the queue closes, a write fails or `stop` is cancelled; the output is dropped then.
+pub(crate) async fn write_lines<W: tokio::io::AsyncWrite + Unpin>(
+    mut output: W,
+    mut rx: tokio::sync::mpsc::Receiver<String>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    use tokio::io::AsyncWriteExt;
+    let mut buf = Vec::with_capacity(8192);
+    loop {
+        let first = tokio::select! {
+            m = rx.recv() => m,
+            () = stop.cancelled() => None,
+        };
+        let Some(first) = first else { break };
+        buf.clear();
+        buf.extend_from_slice(first.as_bytes());
+        buf.push(b'\n');
+        while buf.len() < 64 * 1024 {
+            match rx.try_recv() {
+                Ok(m) => {
+                    buf.extend_from_slice(m.as_bytes());
+                    buf.push(b'\n');
+                }
+                Err(_) => break,
+            }
+        }
+        if output.write_all(&buf).await.is_err() || output.flush().await.is_err() {
+            break;
+        }
+    }
+}

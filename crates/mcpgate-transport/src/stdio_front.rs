@@ -10,7 +10,6 @@ use std::sync::Arc;
 use futures::StreamExt;
 use mcpgate_core::revision::META_PROTOCOL_VERSION;
 use mcpgate_core::{Denial, Direction, Kind, Message};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tokio_util::task::TaskTracker;
@@ -32,7 +31,11 @@ where
     W: tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (out_tx, out_rx) = mpsc::channel::<String>(1024);
-    let writer = tokio::spawn(write_loop(output, out_rx));
+    let writer = tokio::spawn(crate::lines::write_lines(
+        output,
+        out_rx,
+        tokio_util::sync::CancellationToken::new(),
+    ));
     let limits = gw.limits();
     let mut lines = FramedRead::new(input, LineCodec::new(limits.max_bytes));
     let tasks = TaskTracker::new();
@@ -178,28 +181,4 @@ where
 fn is_modern(msg: &Message) -> bool {
     msg.member("params")
         .is_some_and(|p| p.get().contains(META_PROTOCOL_VERSION))
-}
-
-async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
-    mut output: W,
-    mut rx: mpsc::Receiver<String>,
-) {
-    let mut buf = Vec::with_capacity(8192);
-    while let Some(first) = rx.recv().await {
-        buf.clear();
-        buf.extend_from_slice(first.as_bytes());
-        buf.push(b'\n');
-        while buf.len() < 64 * 1024 {
-            match rx.try_recv() {
-                Ok(m) => {
-                    buf.extend_from_slice(m.as_bytes());
-                    buf.push(b'\n');
-                }
-                Err(_) => break,
-            }
-        }
-        if output.write_all(&buf).await.is_err() || output.flush().await.is_err() {
-            break;
-        }
-    }
 }

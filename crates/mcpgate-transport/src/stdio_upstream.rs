@@ -16,8 +16,7 @@ use mcpgate_config::StdioUpstream;
 use mcpgate_core::Denial;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
@@ -89,7 +88,9 @@ pub(crate) fn spawn(
     let (tx, rx) = mpsc::channel(4096);
     link.set_backend(Backend::Stdio(StdioChild { tx }));
     let closed = link.close_token().clone();
-    tracker.spawn(write_loop(stdin, rx, closed.clone()));
+    // Dropping stdin when the writer ends is the first step of a graceful stop: the child
+    // sees end of input.
+    tracker.spawn(crate::lines::write_lines(stdin, rx, closed.clone()));
 
     let max = link.limits.max_bytes;
     let weak = Arc::downgrade(link);
@@ -112,39 +113,6 @@ pub(crate) fn spawn(
 
     tracker.spawn(supervise(child, weak, closed));
     Ok(())
-}
-
-async fn write_loop(
-    mut stdin: ChildStdin,
-    mut rx: mpsc::Receiver<String>,
-    closed: CancellationToken,
-) {
-    let mut buf = Vec::with_capacity(8192);
-    loop {
-        let first = tokio::select! {
-            m = rx.recv() => m,
-            () = closed.cancelled() => None,
-        };
-        let Some(first) = first else { break };
-        buf.clear();
-        buf.extend_from_slice(first.as_bytes());
-        buf.push(b'\n');
-        // Coalesce whatever else is queued into one write.
-        while buf.len() < 64 * 1024 {
-            match rx.try_recv() {
-                Ok(m) => {
-                    buf.extend_from_slice(m.as_bytes());
-                    buf.push(b'\n');
-                }
-                Err(_) => break,
-            }
-        }
-        if stdin.write_all(&buf).await.is_err() || stdin.flush().await.is_err() {
-            break;
-        }
-    }
-    // Dropping stdin here is the first step of a graceful stop: the child sees end of input.
-    drop(stdin);
 }
 
 async fn read_loop(stdout: tokio::process::ChildStdout, link: Weak<Link>, max: usize) {
