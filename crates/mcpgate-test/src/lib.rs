@@ -102,6 +102,7 @@ impl GatewayProcess {
     }
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        fixtures::install_crypto_provider();
         let url = format!("http://{}/healthz", self.addr);
         let client = reqwest::Client::new();
         for _ in 0..200 {
@@ -249,6 +250,7 @@ pub struct Http {
 impl Http {
     /// A client for `url`.
     pub fn new(url: &str) -> Self {
+        fixtures::install_crypto_provider();
         Self {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))

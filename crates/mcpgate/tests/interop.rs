@@ -632,3 +632,64 @@ async fn python_server_relays_modern_to_modern() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn python_http_server_as_upstream_both_eras() {
+    setup();
+    timeout(TEST_TIMEOUT, async {
+        use tokio::io::AsyncBufReadExt as _;
+        let python = peer_env("MCPGATE_PYTHON");
+        let script = repo_path(
+            env!("CARGO_MANIFEST_DIR"),
+            "tests/interop/py_echo_server.py",
+        );
+        let mut server = tokio::process::Command::new(&python)
+            .arg(&script)
+            .args(["http", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = server.stdout.take().unwrap();
+        let mut line = String::new();
+        timeout(
+            PEER_TIMEOUT,
+            tokio::io::BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("py_echo_server.py did not announce its URL")
+        .unwrap();
+        let url = line.trim();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected announcement {line:?}"
+        );
+        join_all(
+            [
+                (ClientEra::Legacy, "sharing = \"per-session\""),
+                (ClientEra::Legacy, "sharing = \"shared\""),
+                (ClientEra::Modern, ""),
+            ]
+            .map(|(era, extra)| async move {
+                let gw = GatewayProcess::start(bin(), &http_upstream_toml("py", url, extra))
+                    .await
+                    .unwrap();
+                let client = connect_gateway(&gw, era).await;
+                check_echo_add(&client, era).await;
+                let info = client.peer_info().unwrap();
+                assert_eq!(
+                    info.server_info.as_ref().map(|i| i.name.as_str()),
+                    Some("py-echo")
+                );
+                finish(client).await;
+                assert_audited(&gw.audit(), era);
+            }),
+        )
+        .await;
+        server.kill().await.unwrap();
+    })
+    .await
+    .unwrap();
+}
