@@ -6,7 +6,11 @@
 //! - [`StdioProcess`]: a process spoken to one JSON line at a time.
 //! - [`descendants`]: the live descendant processes of a pid, to prove none outlives the gateway.
 
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test support: failing loudly is the point")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support: failing loudly is the point"
+)]
 
 pub mod fixtures;
 
@@ -68,7 +72,11 @@ impl GatewayProcess {
     }
 
     /// Like [`GatewayProcess::start`] with a given directory.
-    pub async fn start_in(bin: &Path, config: &str, dir: tempfile::TempDir) -> anyhow::Result<Self> {
+    pub async fn start_in(
+        bin: &Path,
+        config: &str,
+        dir: tempfile::TempDir,
+    ) -> anyhow::Result<Self> {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let mut text = String::new();
@@ -261,7 +269,11 @@ impl Http {
     }
 
     /// POSTs raw bytes with the standard Accept and Content-Type plus `headers`.
-    pub async fn post_raw(&self, body: impl Into<reqwest::Body>, headers: &[(&str, &str)]) -> Answer {
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut req = self
             .client
             .post(&self.url)
@@ -328,7 +340,10 @@ impl Http {
             .or_else(|| params.get("uri"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let mut headers = vec![("mcp-protocol-version", "2026-07-28"), ("mcp-method", method)];
+        let mut headers = vec![
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+        ];
         if let Some(name) = name.as_deref()
             && matches!(method, "tools/call" | "prompts/get" | "resources/read")
         {
@@ -408,7 +423,11 @@ impl StdioProcess {
     }
 
     /// Reads messages until one has `id` (others are returned too, in order).
-    pub async fn recv_id(&mut self, id: &Value, timeout: Duration) -> anyhow::Result<(Value, Vec<Value>)> {
+    pub async fn recv_id(
+        &mut self,
+        id: &Value,
+        timeout: Duration,
+    ) -> anyhow::Result<(Value, Vec<Value>)> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut others = Vec::new();
         loop {
@@ -474,7 +493,10 @@ pub fn descendants(pid: u32) -> Vec<u32> {
 pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.split_whitespace().next() != Some("Z")))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.split_whitespace().next() != Some("Z"))
+        })
         .unwrap_or(false)
 }
 
