@@ -10,7 +10,6 @@ use anyhow::{Context, bail};
 use tokio::process::Command;
 
 use crate::client::{CALL_TIMEOUT, HttpConn, HttpTarget, StdioClient, Style, next_id};
-use crate::fixture;
 use crate::gateway::{self, HttpGateway, Launch};
 
 /// The in-flight levels of the throughput phases.
@@ -100,11 +99,13 @@ fn percentile(sorted: &[Duration], q: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e6
 }
 
-async fn sequential(ep: &Endpoint, s: &Settings) -> anyhow::Result<Latency> {
+/// Sequential latency after a warm-up; also the number of calls made, warm-up included.
+async fn sequential(ep: &Endpoint, s: &Settings) -> anyhow::Result<(Latency, u64)> {
     let mut caller = ep.caller().await?;
     for _ in 0..s.warmup {
         caller.call().await.context("warm-up")?;
     }
+    let mut made: u64 = u64::try_from(s.warmup).unwrap_or(u64::MAX);
     // Bounded by count and by time.
     let budget = Instant::now() + Duration::from_secs(30) + s.duration * 4;
     let mut samples = Vec::with_capacity(s.calls);
@@ -115,13 +116,15 @@ async fn sequential(ep: &Endpoint, s: &Settings) -> anyhow::Result<Latency> {
         let t = Instant::now();
         caller.call().await.context("sequential phase")?;
         samples.push(t.elapsed());
+        made += 1;
     }
     samples.sort_unstable();
-    Ok(Latency {
+    let latency = Latency {
         p50: percentile(&samples, 0.50),
         p90: percentile(&samples, 0.90),
         p99: percentile(&samples, 0.99),
-    })
+    };
+    Ok((latency, made))
 }
 
 /// Runs every caller in a loop until `length` has passed or `max` calls were made.
@@ -186,12 +189,25 @@ struct Measured {
     latency: Latency,
     rates: Vec<f64>,
     cpu_per_1k: Option<f64>,
+    /// The same for the sequential phase (one call at a time).
+    cpu_seq_per_1k: Option<f64>,
+    /// Share of the gateway's core used by other processes (pinned runs only).
+    others: Option<f64>,
     rss_mib: Option<f64>,
 }
 
 async fn measure(ep: &Endpoint, s: &Settings, gw_pid: Option<u32>) -> anyhow::Result<Measured> {
-    let latency = sequential(ep, s).await?;
+    let seq0 = gw_pid.and_then(gateway::cpu_seconds);
+    let (latency, seq_calls) = sequential(ep, s).await?;
     let cpu0 = gw_pid.and_then(gateway::cpu_seconds);
+    #[expect(clippy::cast_precision_loss, reason = "call counts are far below 2^52")]
+    let cpu_seq_per_1k = match (seq0, cpu0) {
+        (Some(a), Some(b)) if seq_calls > 0 => Some((b - a) / seq_calls as f64 * 1000.0),
+        _ => None,
+    };
+    let gw_core = s.launch.pin.filter(|_| gw_pid.is_some());
+    let busy0 = gw_core.and_then(gateway::core_busy_seconds);
+    let window = Instant::now();
     let mut rates = Vec::new();
     let mut calls = 0;
     for level in LEVELS {
@@ -200,6 +216,14 @@ async fn measure(ep: &Endpoint, s: &Settings, gw_pid: Option<u32>) -> anyhow::Re
         calls += n;
     }
     let cpu1 = gw_pid.and_then(gateway::cpu_seconds);
+    let busy1 = gw_core.and_then(gateway::core_busy_seconds);
+    let others = match (busy0, busy1, cpu0, cpu1) {
+        (Some(b0), Some(b1), Some(c0), Some(c1)) => {
+            let wall = window.elapsed().as_secs_f64();
+            Some((((b1 - b0) - (c1 - c0)) / wall).clamp(0.0, 1.0))
+        }
+        _ => None,
+    };
     #[expect(clippy::cast_precision_loss, reason = "call counts are far below 2^52")]
     let cpu_per_1k = match (cpu0, cpu1) {
         (Some(a), Some(b)) if calls > 0 => Some((b - a) / calls as f64 * 1000.0),
@@ -213,6 +237,8 @@ async fn measure(ep: &Endpoint, s: &Settings, gw_pid: Option<u32>) -> anyhow::Re
         latency,
         rates,
         cpu_per_1k,
+        cpu_seq_per_1k,
+        others,
         rss_mib,
     })
 }
@@ -304,14 +330,7 @@ async fn with_http_gateway(
         measure(&ep, s, gw.pid()).await
     }
     .await;
-    let result = result.map_err(|e| {
-        let log = gw.stderr_text();
-        if log.trim().is_empty() {
-            e
-        } else {
-            e.context(format!("gateway stderr: {}", log.trim()))
-        }
-    });
+    let result = result.map_err(|e| with_log(e, &gw.stderr_text()));
     gw.stop().await;
     result
 }
@@ -357,28 +376,63 @@ async fn run_row(
             let stderr = dir.join("gateway-stderr.log");
             let mut cmd = s.launch.command(&["stdio", "--config", &cfg_arg]);
             cmd.stderr(std::fs::File::create(&stderr)?);
-            let client = Arc::new(StdioClient::start(cmd).await.map_err(|e| {
-                e.context(format!(
-                    "gateway stderr: {}",
-                    std::fs::read_to_string(&stderr).unwrap_or_default().trim()
-                ))
-            })?);
+            let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+            let client = Arc::new(
+                StdioClient::start(cmd)
+                    .await
+                    .map_err(|e| with_log(e, &log()))?,
+            );
             let pid = client.pid();
             eprintln!("  gateway pid {}", pid.unwrap_or(0));
             let result = measure(&Endpoint::Stdio(Arc::clone(&client)), s, pid)
                 .await
-                .map_err(|e| {
-                    e.context(format!(
-                        "gateway stderr: {}",
-                        std::fs::read_to_string(&stderr).unwrap_or_default().trim()
-                    ))
-                });
+                .map_err(|e| with_log(e, &log()));
             if let Ok(client) = Arc::try_unwrap(client) {
                 client.stop().await;
             }
             result
         }
     }
+}
+
+/// Adds what the gateway wrote on stderr to an error, when it wrote anything.
+fn with_log(e: anyhow::Error, log: &str) -> anyhow::Error {
+    let log = log.trim();
+    if log.is_empty() {
+        e
+    } else {
+        anyhow::anyhow!("{e:#}; gateway stderr: {log}")
+    }
+}
+
+/// Starts `mcpgate-bench http-upstream` (on the client's core when pinning); returns the
+/// child and its URL.
+async fn http_fixture(s: &Settings) -> anyhow::Result<(tokio::process::Child, String)> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("http-upstream");
+    if let Some(cpu) = s.launch.upstream_cpu {
+        cmd.arg("--cpu").arg(cpu.to_string());
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the HTTP fixture")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(stdout);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut line),
+    )
+    .await
+    .context("the HTTP fixture did not start within 10 s")??;
+    let url = line.trim().to_owned();
+    if !url.starts_with("http://") {
+        bail!("the HTTP fixture did not print its URL");
+    }
+    Ok((child, url))
 }
 
 fn fixture_addr(url: &str) -> anyhow::Result<std::net::SocketAddr> {
@@ -392,8 +446,7 @@ fn fixture_addr(url: &str) -> anyhow::Result<std::net::SocketAddr> {
 /// Runs every selected row and returns the markdown report and whether every path answered
 /// correctly.
 pub(crate) async fn run(s: &Settings, header: String) -> anyhow::Result<(String, bool)> {
-    let fixture = fixture::serve_http().await?;
-    let fixture_url = format!("http://{}/mcp", fixture.addr);
+    let (mut fixture, fixture_url) = http_fixture(s).await?;
     let tmp = tempfile::Builder::new()
         .prefix("mcpgate-bench-")
         .tempdir()?;
@@ -424,7 +477,7 @@ pub(crate) async fn run(s: &Settings, header: String) -> anyhow::Result<(String,
         }
         results.push((row, outcome));
     }
-    drop(fixture);
+    let _ = fixture.kill().await;
     if results.is_empty() {
         bail!("no row selected (rows: {})", row_keys().join(", "));
     }
@@ -437,9 +490,9 @@ fn table(header: &str, results: &[(&Row, Result<Measured, String>)]) -> String {
     out.push_str(header);
     out.push('\n');
     out.push_str(
-        "| Path | Client | p50 µs | p90 µs | p99 µs | calls/s @16 | calls/s @64 | added p50 µs | gw/direct calls/s @16 · @64 | gw CPU-s / 1k calls | gw peak RSS MiB |\n",
+        "| Path | Client | p50 µs | p90 µs | p99 µs | calls/s @16 | calls/s @64 | added p50 µs | gw/direct calls/s @16 · @64 | gw CPU-s / 1k calls (in flight · sequential) | one-core ceiling calls/s | other load on gw core | gw peak RSS MiB |\n",
     );
-    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     let find = |key: &str| {
         results
             .iter()
@@ -453,7 +506,7 @@ fn table(header: &str, results: &[(&Row, Result<Measured, String>)]) -> String {
                 let e = e.replace('|', "\\|").replace('\n', " ");
                 let _ = writeln!(
                     out,
-                    "| {} | {} | FAILED: {e} | | | | | | | | |",
+                    "| {} | {} | FAILED: {e} | | | | | | | | | | |",
                     row.path, row.client
                 );
                 continue;
@@ -478,13 +531,22 @@ fn table(header: &str, results: &[(&Row, Result<Measured, String>)]) -> String {
             None if row.base.is_some() => ("n/a".into(), "n/a".into()),
             None => ("—".into(), "—".into()),
         };
-        let cpu = m
+        let cpu = match (m.cpu_per_1k, m.cpu_seq_per_1k) {
+            (Some(c), Some(q)) => format!("{c:.3} · {q:.3}"),
+            (Some(c), None) => format!("{c:.3}"),
+            _ => "—".into(),
+        };
+        let ceiling = m
             .cpu_per_1k
-            .map_or_else(|| "—".into(), |c| format!("{c:.3}"));
+            .filter(|c| *c > 0.0)
+            .map_or_else(|| "—".into(), |c| thousands(1000.0 / c));
+        let wait = m
+            .others
+            .map_or_else(|| "—".into(), |w| format!("{:.0} %", w * 100.0));
         let rss = m.rss_mib.map_or_else(|| "—".into(), |r| format!("{r:.1}"));
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {added} | {ratio} | {cpu} | {rss} |",
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {added} | {ratio} | {cpu} | {ceiling} | {wait} | {rss} |",
             row.path,
             row.client,
             m.latency.p50,

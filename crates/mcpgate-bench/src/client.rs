@@ -397,3 +397,43 @@ impl StdioClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{Answer, answer};
+
+    #[test]
+    fn the_fixture_echoes_and_the_check_is_strict() {
+        for style in [Style::Legacy, Style::Modern] {
+            let (body, expected) = call_body(7, style);
+            let Answer::Json(reply) = answer(body.as_bytes()) else {
+                panic!("tools/call got no JSON answer");
+            };
+            check_echo(&reply, 7, &expected).unwrap();
+            assert!(check_echo(&reply, 8, &expected).is_err());
+            assert!(check_echo(&reply, 7, "bench-8").is_err());
+            let error = br#"{"jsonrpc":"2.0","id":7,"error":{"code":-32602,"message":"x"}}"#;
+            assert!(check_echo(error, 7, &expected).is_err());
+        }
+    }
+
+    #[test]
+    fn the_fixture_speaks_both_eras() {
+        let discover = br#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{}}"#;
+        let Answer::Json(reply) = answer(discover) else {
+            panic!("server/discover got no JSON answer");
+        };
+        let v: Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(v["result"]["supportedVersions"], json!([MODERN]));
+        let Answer::Initialized(reply) = answer(initialize_body(2).as_bytes()) else {
+            panic!("initialize did not start a session");
+        };
+        let v: Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(v["result"]["protocolVersion"], LEGACY);
+        assert!(matches!(answer(INITIALIZED.as_bytes()), Answer::Accepted));
+        let sse = Bytes::from_static(b"event: message\ndata: {\"a\":1}\n\n");
+        let ct = HeaderValue::from_static("text/event-stream");
+        assert_eq!(json_of(Some(&ct), &sse), Bytes::from_static(b"{\"a\":1}"));
+    }
+}

@@ -1,5 +1,6 @@
-//! The upstream fixtures: one minimal dual-era MCP server, served over Streamable HTTP (in the
-//! bench process) and over stdio (`mcpgate-bench stdio-upstream`).
+//! The upstream fixtures: one minimal dual-era MCP server, served over Streamable HTTP
+//! (`mcpgate-bench http-upstream`) and over stdio (`mcpgate-bench stdio-upstream`), each a
+//! process of its own like a real server.
 //!
 //! They do as little as possible so that the gateway's cost dominates the gateway rows: one
 //! tool, `echo`, whose result is the `message` argument; `initialize` (legacy, with a session
@@ -198,6 +199,27 @@ async fn handle(
             resp
         }
         Answer::Accepted => status_only(StatusCode::ACCEPTED),
+    })
+}
+
+/// The HTTP fixture as a process of its own: prints `http://ADDR/mcp` on the first line of
+/// standard output, then serves until its standard input ends (its parent went away).
+pub(crate) fn serve_http_process() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let fixture = serve_http().await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "http://{}/mcp", fixture.addr)?;
+        out.flush()?;
+        drop(out);
+        let stdin_closed = tokio::task::spawn_blocking(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        });
+        let _ = stdin_closed.await;
+        drop(fixture);
+        anyhow::Ok(())
     })
 }
 

@@ -120,7 +120,10 @@ impl HttpGateway {
         let target = HttpTarget::open(self.addr, "/healthz", Style::Modern).await?;
         for _ in 0..200 {
             if let Some(status) = self.child.try_wait()? {
-                bail!("mcpgate exited early ({status}): {}", self.stderr_text());
+                bail!(
+                    "mcpgate exited early ({status}); stderr: {}",
+                    self.stderr_text().trim()
+                );
             }
             if let Ok(mut conn) = target.connect().await
                 && conn.get_ok("/healthz").await.unwrap_or(false)
@@ -129,7 +132,10 @@ impl HttpGateway {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!("mcpgate did not become ready: {}", self.stderr_text())
+        bail!(
+            "mcpgate did not become ready within 10 s; stderr: {}",
+            self.stderr_text().trim()
+        )
     }
 
     /// The gateway's pid.
@@ -159,8 +165,41 @@ impl HttpGateway {
     }
 }
 
-/// CPU time (user + system) of a process so far, in seconds.
+/// CPU time of a process so far, in seconds: the sum of its threads' time on a CPU from
+/// `/proc/<pid>/task/*/schedstat` (nanoseconds), else user + system time from
+/// `/proc/<pid>/stat` (clock ticks).
 pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
+    schedstat_seconds(pid).or_else(|| stat_seconds(pid))
+}
+
+fn schedstat_seconds(pid: u32) -> Option<f64> {
+    let mut ns: u64 = 0;
+    let mut seen = false;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(run) = text
+            .split_whitespace()
+            .next()
+            .and_then(|f| f.parse::<u64>().ok())
+        {
+            ns += run;
+            seen = true;
+        }
+    }
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "nanosecond counts of a short run"
+    )]
+    let secs = ns as f64 / 1e9;
+    seen.then_some(secs)
+}
+
+fn stat_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: count fields after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -168,14 +207,17 @@ pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     // After ')' the first field is field 3 (state); utime is field 14, stime field 15.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+    #[expect(clippy::cast_precision_loss, reason = "tick counts are far below 2^52")]
+    let secs = (utime + stime) as f64 / clock_ticks() as f64;
+    Some(secs)
+}
+
+fn clock_ticks() -> i64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .filter(|t| *t > 0)
-        .unwrap_or(100);
-    #[expect(clippy::cast_precision_loss, reason = "tick counts are far below 2^52")]
-    let secs = (utime + stime) as f64 / ticks as f64;
-    Some(secs)
+        .unwrap_or(100)
 }
 
 /// Peak resident set size (`VmHWM`) of a process, in KiB.
@@ -185,4 +227,29 @@ pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Busy time of one core so far (everything but idle and I/O wait, steal included), in
+/// seconds, from `/proc/stat`.
+pub(crate) fn core_busy_seconds(core: usize) -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let name = format!("cpu{core}");
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name.as_str()))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy: u64 = fields
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !matches!(i, 3 | 4) && *i < 8)
+        .map(|(_, v)| v)
+        .sum();
+    #[expect(clippy::cast_precision_loss, reason = "tick counts are far below 2^52")]
+    let secs = busy as f64 / clock_ticks() as f64;
+    Some(secs)
 }

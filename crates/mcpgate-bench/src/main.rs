@@ -7,7 +7,7 @@
 //! 1,000 calls and its peak RSS. `--pin` puts the gateway on core 0 and everything else on
 //! core 1. See docs/benchmarks.md.
 //!
-//! `mcpgate-bench stdio-upstream` is the stdio fixture the stdio rows talk to.
+//! `mcpgate-bench http-upstream` and `mcpgate-bench stdio-upstream` are the upstream fixtures.
 
 mod bench;
 mod client;
@@ -60,6 +60,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// The HTTP upstream fixture: prints its URL, serves until standard input ends.
+    HttpUpstream {
+        /// Pin this process to a core.
+        #[arg(long)]
+        cpu: Option<usize>,
+    },
     /// The stdio upstream fixture: an echo MCP server on stdin and stdout.
     StdioUpstream {
         /// Pin this process to a core.
@@ -83,12 +89,22 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Some(Cmd::StdioUpstream { cpu }) = cli.command {
-        if let Some(cpu) = cpu {
-            pin_self(cpu)?;
+    match cli.command {
+        Some(Cmd::StdioUpstream { cpu }) => {
+            if let Some(cpu) = cpu {
+                pin_self(cpu)?;
+            }
+            fixture::serve_stdio()?;
+            return Ok(ExitCode::SUCCESS);
         }
-        fixture::serve_stdio()?;
-        return Ok(ExitCode::SUCCESS);
+        Some(Cmd::HttpUpstream { cpu }) => {
+            if let Some(cpu) = cpu {
+                pin_self(cpu)?;
+            }
+            fixture::serve_http_process()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
     }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let bin = std::fs::canonicalize(&cli.mcpgate).with_context(|| {
@@ -141,7 +157,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let started = Instant::now();
-    let (table, ok) = runtime.block_on(bench::run(&settings, header))?;
+    // On Ctrl-C or SIGTERM the run is dropped: every child (kill_on_drop) and the temporary
+    // directory go with it.
+    let (table, ok) = runtime.block_on(async {
+        tokio::select! {
+            r = bench::run(&settings, header) => r,
+            () = interrupted() => bail!("interrupted"),
+        }
+    })?;
     runtime.shutdown_timeout(Duration::from_secs(5));
     print!("{table}");
     println!(
@@ -154,6 +177,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } else {
         eprintln!("mcpgate-bench: at least one path failed to answer correctly");
         Ok(ExitCode::from(1))
+    }
+}
+
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }
 
