@@ -329,6 +329,19 @@ impl Message {
             .map(|(_, v)| &**v)
     }
 
+    /// The few `params` fields the transports read on every message (`name`, `uri`, the
+    /// `_meta` protocol version), without building a JSON tree of the whole `params`.
+    pub fn peek_params(&self) -> ParamsPeek<'_> {
+        self.member("params")
+            .and_then(|raw| serde_json::from_str::<RawPeek<'_>>(raw.get()).ok())
+            .map(|p| ParamsPeek {
+                name: p.name.and_then(raw_str),
+                uri: p.uri.and_then(raw_str),
+                protocol_version: p.meta.and_then(|m| m.protocol_version).and_then(raw_str),
+            })
+            .unwrap_or_default()
+    }
+
     /// The `params` member, parsed.
     pub fn params(&self) -> Option<serde_json::Value> {
         self.parsed("params")
@@ -406,6 +419,38 @@ impl Message {
         out.push('}');
         out
     }
+}
+
+/// `params.name`, `params.uri` and `params._meta["io.modelcontextprotocol/protocolVersion"]`,
+/// when they are strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParamsPeek<'a> {
+    /// `params.name` (the tool or prompt of `tools/call` and `prompts/get`).
+    pub name: Option<std::borrow::Cow<'a, str>>,
+    /// `params.uri` (the resource of `resources/read`).
+    pub uri: Option<std::borrow::Cow<'a, str>>,
+    /// The protocol version a modern request names in its `_meta`.
+    pub protocol_version: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawPeek<'a> {
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    uri: Option<&'a RawValue>,
+    #[serde(rename = "_meta", borrow)]
+    meta: Option<RawMetaPeek<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawMetaPeek<'a> {
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow)]
+    protocol_version: Option<&'a RawValue>,
+}
+
+fn raw_str(raw: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
+    serde_json::from_str::<std::borrow::Cow<'_, str>>(raw.get()).ok()
 }
 
 /// Splits a JSON array of messages (a 2025-03-26 batch) into its elements' texts.
@@ -616,6 +661,7 @@ impl<'de> serde::Deserialize<'de> for Members {
                 let mut members = Vec::with_capacity(4);
                 while let Some(key) = map.next_key::<String>()? {
                     let value: Box<RawValue> = map.next_value()?;
+                    let value = one_line(value).map_err(de::Error::custom)?;
                     members.push((key.into_boxed_str(), value));
                 }
                 Ok(Members(members))
@@ -623,6 +669,19 @@ impl<'de> serde::Deserialize<'de> for Members {
         }
         d.deserialize_map(V)
     }
+}
+
+/// A member's text with its line breaks turned into spaces.
+///
+/// JSON allows line breaks only as white space between tokens (a string cannot hold one raw), so
+/// this changes no value. It keeps every message written back on one line: on a stdio link a
+/// line break kept inside a member would end the message there and hand the rest to the
+/// upstream as a message of its own, one the gateway never checked.
+fn one_line(raw: Box<RawValue>) -> Result<Box<RawValue>, serde_json::Error> {
+    if !raw.get().bytes().any(|b| matches!(b, b'\n' | b'\r')) {
+        return Ok(raw);
+    }
+    RawValue::from_string(raw.get().replace(['\n', '\r'], " "))
 }
 
 #[cfg(test)]
@@ -648,6 +707,27 @@ mod tests {
     }
 
     #[test]
+    fn line_breaks_between_tokens_are_not_written_back() {
+        // Found by fuzzing: written as received, the `\n` inside `params` split the message in
+        // two on a stdio link, and the second line was a request of the client's choosing.
+        let text = "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"x\",\"params\":{\r\n\"a\":[1,\n{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"y\"}\r]}}";
+        let m = parse(text).unwrap();
+        let written = m.to_json();
+        assert_eq!(
+            written,
+            r#"{"jsonrpc":"2.0","id":4,"method":"x","params":{  "a":[1, {"jsonrpc":"2.0","id":9,"method":"y"} ]}}"#
+        );
+        assert_eq!(m.to_json_with_id(&Id::number(1)).lines().count(), 1);
+        assert_eq!(
+            m.params().unwrap(),
+            serde_json::json!({"a": [1, {"jsonrpc": "2.0", "id": 9, "method": "y"}]})
+        );
+        // Escaped line breaks inside strings are data and stay as they are.
+        let text = r#"{"jsonrpc":"2.0","id":5,"method":"x","params":{"s":"a\nb\r"}}"#;
+        assert_eq!(parse(text).unwrap().to_json(), text);
+    }
+
+    #[test]
     fn set_id_changes_only_the_id() {
         let text = r#"{"jsonrpc":"2.0","id":"abc","method":"ping"}"#;
         let mut m = parse(text).unwrap();
@@ -664,6 +744,20 @@ mod tests {
             r#"{"id":9,"jsonrpc":"2.0","method":"tools/call","params":{"id":5}}"#
         );
         assert_eq!(m.to_json(), text);
+    }
+
+    #[test]
+    fn peek_reads_strings_only() {
+        let m = parse(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e\u0063ho","arguments":{"name":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#).unwrap();
+        let p = m.peek_params();
+        assert_eq!(p.name.as_deref(), Some("echo"));
+        assert_eq!(p.uri, None);
+        assert_eq!(p.protocol_version.as_deref(), Some("2026-07-28"));
+        let m = parse(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"name":5,"_meta":[]}}"#)
+            .unwrap();
+        assert_eq!(m.peek_params(), ParamsPeek::default());
+        let m = parse(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"name":5}}"#).unwrap();
+        assert_eq!(m.peek_params().name, None);
     }
 
     #[test]

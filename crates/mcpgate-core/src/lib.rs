@@ -17,5 +17,5 @@ pub mod revision;
 
 pub use denial::{Denial, Side};
 pub use exchange::{Direction, Exchange, Principal};
-pub use jsonrpc::{Id, Kind, Limits, Message, ParseError};
+pub use jsonrpc::{Id, Kind, Limits, Message, ParamsPeek, ParseError};
 pub use revision::{Era, ProtocolVersion};

@@ -110,10 +110,11 @@ struct PeekMeta<'a> {
 impl HttpClient {
     /// Posts one message; what comes back is fed to the link.
     pub(crate) fn send(&self, link: &Arc<Link>, text: String) {
-        let request = match self.build_post(link, &text) {
+        let id = peek_id(&text);
+        let request = match self.build_post(link, text) {
             Ok(r) => r,
             Err(denial) => {
-                if let Some(id) = peek_id(&text) {
+                if let Some(id) = id {
                     link.fail(id, denial);
                 }
                 return;
@@ -121,7 +122,6 @@ impl HttpClient {
         };
         let client = self.client.clone();
         let weak = Arc::downgrade(link);
-        let id = peek_id(&text);
         let max = link.limits.max_bytes;
         self.tracker.spawn(async move {
             let result = client.request(request).await;
@@ -141,8 +141,8 @@ impl HttpClient {
         });
     }
 
-    fn build_post(&self, link: &Link, text: &str) -> Result<Request<Full<Bytes>>, Denial> {
-        let peek: Peek<'_> = serde_json::from_str(text).map_err(|_| Denial::Internal)?;
+    fn build_post(&self, link: &Link, text: String) -> Result<Request<Full<Bytes>>, Denial> {
+        let peek: Peek<'_> = serde_json::from_str(&text).map_err(|_| Denial::Internal)?;
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(self.url.clone())
@@ -187,7 +187,9 @@ impl HttpClient {
         for (name, value) in &self.headers {
             req = req.header(name, value);
         }
-        req.body(Full::new(Bytes::from(text.to_owned())))
+        // The headers are built; the peek's borrows of `text` end here, so the body can own it.
+        drop(peek);
+        req.body(Full::new(Bytes::from(text)))
             .map_err(|_| Denial::Internal)
     }
 
