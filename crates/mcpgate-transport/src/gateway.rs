@@ -763,6 +763,14 @@ impl Gateway {
         }
     }
 
+    /// Gives up on a forwarded request whose client went away (a 2026-07-28 client closing
+    /// its stream cancels the request): the upstream is told, and the audit record says so.
+    pub fn abandon(&self, f: &mut InFlight) {
+        f.call.withdraw_now("the client closed its stream");
+        self.pipeline
+            .finish(&f.exchange, Outcome::Failed(&Denial::ClientGone));
+    }
+
     fn stopped(&self, x: &Exchange, stop: Stop) -> Reply {
         match stop {
             Stop::Deny(d) => self.deny(x, d),
@@ -831,8 +839,8 @@ fn new_session_id() -> String {
 /// The refusal for a modern message whose `_meta` names a revision that is not a modern one the
 /// gateway speaks (the HTTP front checks this with the headers; the stdio front relies on this).
 fn unsupported_meta_version(msg: &Message) -> Option<Denial> {
-    let params = msg.params()?;
-    let requested = params.get("_meta")?.get(META_PROTOCOL_VERSION)?.as_str()?;
+    let peek = msg.peek_params();
+    let requested = peek.protocol_version.as_deref()?;
     match ProtocolVersion::parse(requested) {
         Some(v) if v.era() == Era::Modern => None,
         _ => Some(Denial::UnsupportedProtocolVersion {

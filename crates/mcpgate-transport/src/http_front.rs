@@ -22,9 +22,7 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http_body_util::BodyExt;
-use mcpgate_core::revision::META_PROTOCOL_VERSION;
 use mcpgate_core::{Denial, Direction, Era, Kind, Message, ProtocolVersion};
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::gateway::{Client, Gateway, InFlight, Reply, Session};
@@ -255,7 +253,10 @@ async fn post(
         let reply = gw.handle(&client, msg, size).await;
         return respond(&gw, reply, Era::Legacy, sse_ok, Some(&session)).await;
     }
-    if msg.method() == Some("initialize") && msg.kind() == Kind::Request {
+    if msg.method() == Some("initialize")
+        && msg.kind() == Kind::Request
+        && !claims_modern(&headers, &msg)
+    {
         let reply = gw.initialize(upstream, None, msg, size).await;
         return respond(&gw, reply, Era::Legacy, sse_ok, None).await;
     }
@@ -273,21 +274,41 @@ async fn post(
             &Message::denial(msg.id(), &denial),
         );
     }
-    let route = Arc::new(ClientRoute::new(format!("req-{}", request_tag()), None));
+    // `Mcp-Param-*` mirror tool arguments; an HTTP upstream validates them against the body,
+    // so they go on unchanged (the gateway itself decides on the body).
+    let params: Vec<_> = headers
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("mcp-param-"))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let route = Arc::new(
+        ClientRoute::new(format!("req-{}", request_tag()), None).with_forward_headers(params),
+    );
     let client = Client::Modern { route, upstream };
     let reply = gw.handle(&client, msg, size).await;
     respond(&gw, reply, Era::Modern, sse_ok, None).await
 }
 
+/// Whether a request names a modern revision, in its `MCP-Protocol-Version` header or its
+/// `_meta`: such an `initialize` is a modern request for a method 2026-07-28 does not have,
+/// not the start of a legacy session.
+fn claims_modern(headers: &HeaderMap, msg: &Message) -> bool {
+    let modern = |v: &str| ProtocolVersion::parse(v.trim()).is_some_and(|v| v.era() == Era::Modern);
+    let header = headers
+        .get(VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(modern);
+    header
+        || msg
+            .peek_params()
+            .protocol_version
+            .is_some_and(|v| modern(&v))
+}
+
 /// 2026-07-28 requests: `_meta` version known, headers present and equal to the body.
 fn check_modern_headers(headers: &HeaderMap, msg: &Message) -> Result<(), Denial> {
-    let params = msg.params();
-    let meta_version = params
-        .as_ref()
-        .and_then(|p| p.get("_meta"))
-        .and_then(|m| m.get(META_PROTOCOL_VERSION))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let peek = msg.peek_params();
+    let meta_version = peek.protocol_version.as_deref().map(str::to_owned);
     let header_version = headers
         .get(VERSION_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -304,20 +325,7 @@ fn check_modern_headers(headers: &HeaderMap, msg: &Message) -> Result<(), Denial
             Err(Denial::SessionRequired)
         };
     };
-    let supported = || {
-        ProtocolVersion::modern_versions()
-            .map(|v| v.as_str().to_owned())
-            .collect::<Vec<_>>()
-    };
-    match ProtocolVersion::parse(&meta_version) {
-        Some(v) if v.era() == Era::Modern => {}
-        _ => {
-            return Err(Denial::UnsupportedProtocolVersion {
-                requested: meta_version,
-                supported: supported(),
-            });
-        }
-    }
+    // The header must mirror the body before the version it names is judged.
     match header_version {
         None => {
             return Err(Denial::HeaderMismatch(
@@ -330,6 +338,17 @@ fn check_modern_headers(headers: &HeaderMap, msg: &Message) -> Result<(), Denial
             )));
         }
         Some(_) => {}
+    }
+    match ProtocolVersion::parse(&meta_version) {
+        Some(v) if v.era() == Era::Modern => {}
+        _ => {
+            return Err(Denial::UnsupportedProtocolVersion {
+                requested: meta_version,
+                supported: ProtocolVersion::modern_versions()
+                    .map(|v| v.as_str().to_owned())
+                    .collect(),
+            });
+        }
     }
     if msg.kind() != Kind::Request {
         return Ok(());
@@ -354,11 +373,11 @@ fn check_modern_headers(headers: &HeaderMap, msg: &Message) -> Result<(), Denial
         _ => None,
     };
     if let Some(key) = name_key {
-        let body_name = params
-            .as_ref()
-            .and_then(|p| p.get(key))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let body_name = match key {
+            "uri" => peek.uri.as_deref(),
+            _ => peek.name.as_deref(),
+        }
+        .unwrap_or_default();
         let header_name = headers
             .get("mcp-name")
             .map(|v| decode_header_value(v.as_bytes()));
@@ -426,7 +445,7 @@ async fn respond(
             }
             resp
         }
-        Reply::Pending(f) => pending(gw, f, sse_ok, session).await,
+        Reply::Pending(f) => pending(gw, f, era, sse_ok, session).await,
     }
 }
 
@@ -435,6 +454,7 @@ async fn respond(
 async fn pending(
     gw: &Arc<Gateway>,
     mut f: Box<InFlight>,
+    era: Era,
     sse_ok: bool,
     session: Option<&Arc<Session>>,
 ) -> Response {
@@ -446,7 +466,7 @@ async fn pending(
             match related {
                 Some(text) => {
                     if sse_ok {
-                        return sse_response(Arc::clone(gw), f, text);
+                        return sse_response(Arc::clone(gw), f, text, era);
                     }
                     // A JSON-only client: related messages go to its GET stream, if any.
                     if let Some(s) = session {
@@ -475,21 +495,60 @@ async fn pending(
             }
         })
         .await;
-    json_body(StatusCode::OK, text)
+    let status = match era {
+        Era::Modern => modern_error_status(&text),
+        Era::Legacy => StatusCode::OK,
+    };
+    json_body(status, text)
 }
 
-fn sse_response(gw: Arc<Gateway>, f: Box<InFlight>, first: String) -> Response {
+/// The status of a 2026-07-28 answer sent as plain JSON: the errors the transport spec ties
+/// to a status keep it when they come from the upstream (a stdio upstream has no status to
+/// copy), everything else is 200.
+fn modern_error_status(text: &str) -> StatusCode {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        error: Option<Code>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Code {
+        code: i64,
+    }
+    let code = serde_json::from_str::<Answer>(text)
+        .ok()
+        .and_then(|a| a.error)
+        .map(|e| e.code);
+    match code {
+        // Header mismatch, missing client capability, unsupported protocol version.
+        Some(-32022..=-32020) => StatusCode::BAD_REQUEST,
+        Some(-32601) => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
+    }
+}
+
+fn sse_response(gw: Arc<Gateway>, f: Box<InFlight>, first: String, era: Era) -> Response {
     let (tx, rx) = mpsc::channel::<String>(64);
     let _ = tx.try_send(first);
     tokio::spawn(async move {
         let mut f = f;
         let tx2 = tx.clone();
-        let final_msg = gw
-            .complete(&mut f, move |text| {
+        // On 2026-07-28 closing the response stream is how a client cancels (a
+        // `subscriptions/listen` stream ends only that way); a legacy client's disconnect
+        // is not a cancellation.
+        let cancels = era == Era::Modern;
+        let gone = tx.clone();
+        let finished = tokio::select! {
+            final_msg = gw.complete(&mut f, move |text| {
                 let _ = tx2.try_send(text);
-            })
-            .await;
-        let _ = tx.send(final_msg).await;
+            }) => Some(final_msg),
+            () = gone.closed(), if cancels => None,
+        };
+        match finished {
+            Some(final_msg) => {
+                let _ = tx.send(final_msg).await;
+            }
+            None => gw.abandon(&mut f),
+        }
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let text = rx.recv().await?;
@@ -639,6 +698,10 @@ pub async fn serve_http(
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?addr, "listening (Streamable HTTP at /mcp)");
     let shutdown = gw.shutdown.clone();
+    // SSE answers are written event by event: no Nagle delay between them.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(Arc::clone(&gw)))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

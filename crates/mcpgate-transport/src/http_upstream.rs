@@ -7,6 +7,7 @@
 //! a GET stream carries what it sends outside any request. The client's own credentials are
 //! never forwarded: only the headers configured for this upstream are added.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use hyper_util::rt::TokioExecutor;
 use mcpgate_config::HttpUpstream;
 use mcpgate_core::{Denial, Era, ProtocolVersion};
 use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::link::{Backend, Link};
@@ -38,6 +40,9 @@ pub(crate) struct HttpClient {
     headers: Vec<(HeaderName, HeaderValue)>,
     session: Mutex<Option<HeaderValue>>,
     tracker: TaskTracker,
+    /// The requests whose answers are still being read, by upstream id: cancelling one
+    /// closes its connection, which is how a 2026-07-28 request is cancelled over HTTP.
+    reading: Mutex<HashMap<u64, CancellationToken>>,
 }
 
 /// Connects `link` to an HTTP upstream (no traffic is sent until the handshake).
@@ -78,6 +83,7 @@ pub(crate) fn connect(
         headers,
         session: Mutex::new(None),
         tracker: tracker.clone(),
+        reading: Mutex::new(HashMap::new()),
     })));
     Ok(())
 }
@@ -108,10 +114,16 @@ struct PeekMeta<'a> {
 }
 
 impl HttpClient {
-    /// Posts one message; what comes back is fed to the link.
-    pub(crate) fn send(&self, link: &Arc<Link>, text: String) {
+    /// Posts one message; what comes back is fed to the link. `forward` are headers of the
+    /// client's own request to pass on (`Mcp-Param-*`, meaningful on 2026-07-28 only).
+    pub(crate) fn send(
+        &self,
+        link: &Arc<Link>,
+        text: String,
+        forward: &[(HeaderName, HeaderValue)],
+    ) {
         let id = peek_id(&text);
-        let request = match self.build_post(link, text) {
+        let request = match self.build_post(link, text, forward) {
             Ok(r) => r,
             Err(denial) => {
                 if let Some(id) = id {
@@ -123,25 +135,54 @@ impl HttpClient {
         let client = self.client.clone();
         let weak = Arc::downgrade(link);
         let max = link.limits.max_bytes;
+        let stop = CancellationToken::new();
+        if let (Some(id), Ok(mut reading)) = (id, self.reading.lock()) {
+            reading.insert(id, stop.clone());
+        }
         self.tracker.spawn(async move {
-            let result = client.request(request).await;
-            let Some(link) = weak.upgrade() else { return };
-            match result {
-                Ok(response) => handle_response(&link, response, id, max).await,
-                Err(e) => {
-                    tracing::warn!(link = %link.label, error = %e, "upstream request failed");
-                    if let Some(id) = id {
-                        link.fail(
-                            id,
-                            Denial::UpstreamUnavailable("could not reach the upstream".into()),
-                        );
+            let exchange = async {
+                let result = client.request(request).await;
+                let Some(link) = weak.upgrade() else { return };
+                match result {
+                    Ok(response) => handle_response(&link, response, id, max).await,
+                    Err(e) => {
+                        tracing::warn!(link = %link.label, error = %e, "upstream request failed");
+                        if let Some(id) = id {
+                            link.fail(
+                                id,
+                                Denial::UpstreamUnavailable("could not reach the upstream".into()),
+                            );
+                        }
                     }
                 }
+            };
+            tokio::select! {
+                () = exchange => {}
+                () = stop.cancelled() => {}
+            }
+            if let (Some(id), Some(link)) = (id, weak.upgrade())
+                && let Some(Backend::Http(client)) = link.backend()
+                && let Ok(mut reading) = client.reading.lock()
+            {
+                reading.remove(&id);
             }
         });
     }
 
-    fn build_post(&self, link: &Link, text: String) -> Result<Request<Full<Bytes>>, Denial> {
+    /// Stops reading the answer to request `id` and drops its connection.
+    pub(crate) fn abort(&self, id: u64) {
+        let stop = self.reading.lock().ok().and_then(|mut r| r.remove(&id));
+        if let Some(stop) = stop {
+            stop.cancel();
+        }
+    }
+
+    fn build_post(
+        &self,
+        link: &Link,
+        text: String,
+        forward: &[(HeaderName, HeaderValue)],
+    ) -> Result<Request<Full<Bytes>>, Denial> {
         let peek: Peek<'_> = serde_json::from_str(&text).map_err(|_| Denial::Internal)?;
         let mut req = Request::builder()
             .method(Method::POST)
@@ -173,6 +214,9 @@ impl HttpClient {
                 if let Some(name) = name {
                     req = req.header("mcp-name", header_value(name));
                 }
+            }
+            for (name, value) in forward {
+                req = req.header(name, value);
             }
         } else {
             if let Some(h) = link.handshake()

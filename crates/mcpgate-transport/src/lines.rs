@@ -59,39 +59,6 @@ impl Decoder for LineCodec {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn decode_all(input: &[u8], max: usize) -> Vec<Option<Vec<u8>>> {
-        let mut codec = LineCodec::new(max);
-        let mut buf = BytesMut::from(input);
-        let mut out = Vec::new();
-        while let Some(l) = codec.decode_eof(&mut buf).unwrap() {
-            out.push(match l {
-                Line::Bytes(b) => Some(b.to_vec()),
-                Line::TooLong => None,
-            });
-        }
-        out
-    }
-
-    #[test]
-    fn bad_lines_do_not_end_the_input() {
-        let out = decode_all(b"ok\r\n\xff\xfe\n0123456789abc\nafter\nlast", 8);
-        assert_eq!(
-            out,
-            vec![
-                Some(b"ok".to_vec()),
-                Some(b"\xff\xfe".to_vec()),
-                None,
-                Some(b"after".to_vec()),
-                Some(b"last".to_vec()),
-            ]
-        );
-    }
-}
-
 /// Writes each queued message as one line, coalescing whatever is queued into one write, until
 /// the queue closes, a write fails or `stop` is cancelled; the output is dropped then.
 pub(crate) async fn write_lines<W: tokio::io::AsyncWrite + Unpin>(
@@ -122,5 +89,38 @@ pub(crate) async fn write_lines<W: tokio::io::AsyncWrite + Unpin>(
         if output.write_all(&buf).await.is_err() || output.flush().await.is_err() {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8], max: usize) -> Vec<Option<Vec<u8>>> {
+        let mut codec = LineCodec::new(max);
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        while let Some(l) = codec.decode_eof(&mut buf).unwrap() {
+            out.push(match l {
+                Line::Bytes(b) => Some(b.to_vec()),
+                Line::TooLong => None,
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn bad_lines_do_not_end_the_input() {
+        let out = decode_all(b"ok\r\n\xff\xfe\n0123456789abc\nafter\nlast", 8);
+        assert_eq!(
+            out,
+            vec![
+                Some(b"ok".to_vec()),
+                Some(b"\xff\xfe".to_vec()),
+                None,
+                Some(b"after".to_vec()),
+                Some(b"last".to_vec()),
+            ]
+        );
     }
 }

@@ -246,7 +246,10 @@ impl Link {
             done: done_rx,
             finished: false,
         };
-        self.send(text)?;
+        match self.backend.get() {
+            Some(Backend::Http(client)) => client.send(self, text, &route.forward_headers),
+            _ => self.send(text)?,
+        }
         Ok(call)
     }
 
@@ -283,7 +286,7 @@ impl Link {
         match self.backend.get() {
             Some(Backend::Stdio(child)) => child.send(text),
             Some(Backend::Http(client)) => {
-                client.send(self, text);
+                client.send(self, text, &[]);
                 Ok(())
             }
             None => Err(Denial::UpstreamUnavailable("upstream not connected".into())),
@@ -293,6 +296,14 @@ impl Link {
     fn withdraw(self: &Arc<Self>, n: u64, reason: &str) {
         let removed = self.pending.lock().ok().and_then(|mut p| p.remove(&n));
         if removed.is_some() && !self.is_closed() {
+            if let Some(Backend::Http(client)) = self.backend.get()
+                && self.era() == Era::Modern
+            {
+                // 2026-07-28 over HTTP has no client notifications: closing the request's
+                // stream is the cancellation.
+                client.abort(n);
+                return;
+            }
             let params = json!({ "requestId": n, "reason": reason });
             let note = Message::notification("notifications/cancelled", Some(&params));
             let _ = self.send(note.to_json());
@@ -410,7 +421,20 @@ impl Link {
             self.on_server_request(msg, &x);
             return;
         }
-        let params = msg.params();
+        let mut params = msg.params();
+        // A 2026-07-28 `subscriptions/listen` stream: its notifications name the listen
+        // request, which is the only place they may go, under the id the client gave it.
+        if let Some(params) = params.as_mut()
+            && let Some(target) = self.listen_target(params)
+        {
+            let (related, client_id) = target;
+            params["_meta"][META_SUBSCRIPTION_ID] =
+                serde_json::from_str(client_id.as_json()).unwrap_or(Value::Null);
+            msg.set_member("params", params);
+            let _ = related.try_send(msg.to_json());
+            self.pipeline.finish(&x, Outcome::Forwarded);
+            return;
+        }
         match method.as_str() {
             "notifications/progress" => {
                 let token = params
@@ -457,6 +481,15 @@ impl Link {
                 self.pipeline.finish(&x, Outcome::Forwarded);
             }
         }
+    }
+
+    /// The stream and client id of the in-flight `subscriptions/listen` request that a
+    /// notification's `_meta` subscription id names, if it is one of this link's requests.
+    fn listen_target(&self, params: &Value) -> Option<(mpsc::Sender<String>, Id)> {
+        let n = params.get("_meta")?.get(META_SUBSCRIPTION_ID)?.as_u64()?;
+        let pending = self.pending.lock().ok()?;
+        let p = pending.get(&n)?;
+        Some((p.related.clone(), p.client_id.clone()))
     }
 
     fn on_server_request(self: &Arc<Self>, mut msg: Message, x: &Exchange) {
@@ -545,6 +578,9 @@ impl Link {
 }
 
 const PROGRESS_PREFIX: &str = "mcpgate-";
+
+/// The `_meta` key naming the `subscriptions/listen` request a notification belongs to.
+const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// A copy of `msg` whose `params._meta.progressToken` is replaced by one in the link's space,
 /// with the original token; `None` (and no copy) when the request has no token.

@@ -31,6 +31,9 @@ pub struct ClientRoute {
     outbox: Mutex<Option<mpsc::Sender<String>>>,
     server_requests: Mutex<HashMap<u64, (Weak<Link>, Id)>>,
     next_server_id: AtomicU64,
+    /// HTTP headers of the client's request that go on to an HTTP upstream unchanged
+    /// (`Mcp-Param-*`, which intermediaries must forward).
+    pub(crate) forward_headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 impl ClientRoute {
@@ -41,7 +44,17 @@ impl ClientRoute {
             outbox: Mutex::new(outbox),
             server_requests: Mutex::new(HashMap::new()),
             next_server_id: AtomicU64::new(0),
+            forward_headers: Vec::new(),
         }
+    }
+
+    /// The same route, with headers to pass on to an HTTP upstream.
+    pub fn with_forward_headers(
+        mut self,
+        headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    ) -> Self {
+        self.forward_headers = headers;
+        self
     }
 
     /// Replaces the channel for unsolicited messages (a new GET stream).

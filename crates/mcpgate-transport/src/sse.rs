@@ -45,6 +45,9 @@ impl SseDecoder {
                 b'\n' | b'\r' => {
                     self.last_was_cr = b == b'\r';
                     self.end_line(&mut events);
+                    if self.data.len() > self.max {
+                        return Err(SseError::TooLarge(self.max));
+                    }
                 }
                 _ => {
                     self.last_was_cr = false;
@@ -54,9 +57,6 @@ impl SseDecoder {
                     }
                 }
             }
-        }
-        if self.data.len() > self.max {
-            return Err(SseError::TooLarge(self.max));
         }
         Ok(events)
     }
@@ -130,6 +130,24 @@ mod tests {
             d.feed(b"data: 0123456789\ndata: 0123456789\n"),
             Err(SseError::TooLarge(8))
         );
+    }
+
+    #[test]
+    fn refuses_oversized_events_completed_in_one_feed() {
+        // Found by fuzzing: the size was checked only when a feed ended, so an event whose
+        // `data` lines added up to more than the limit passed when its end arrived in the same
+        // feed, and the decoder buffered any number of such lines in between.
+        let stream = b"data: 0123456789\ndata: 0123456789\n\n";
+        assert_eq!(SseDecoder::new(8).feed(stream), Err(SseError::TooLarge(8)));
+        for split in 0..stream.len() {
+            let mut d = SseDecoder::new(8);
+            let result = d
+                .feed(&stream[..split])
+                .and_then(|_| d.feed(&stream[split..]));
+            assert_eq!(result, Err(SseError::TooLarge(8)), "split at {split}");
+        }
+        let mut d = SseDecoder::new(21);
+        assert_eq!(d.feed(stream), Ok(vec![b"0123456789\n0123456789".to_vec()]));
     }
 
     #[test]

@@ -181,9 +181,16 @@ impl Upstream {
                 EraPreference::Modern => self.request_timeout,
                 _ => self.cfg.probe_timeout,
             };
-            let probe = link
+            let mut probe = link
                 .call_internal("server/discover", Some(&params), timeout)
                 .await;
+            // An unsupported-version error that lists our revision anyway is a modern server
+            // asking for a retry with a version it supports: ask once more.
+            if probe.as_ref().is_ok_and(offers_latest_again) {
+                probe = link
+                    .call_internal("server/discover", Some(&params), timeout)
+                    .await;
+            }
             match probe {
                 Ok(reply) if reply.kind() == Kind::Result => {
                     let result = reply.result_value().unwrap_or(Value::Null);
@@ -279,6 +286,21 @@ impl Upstream {
             })
             .unwrap_or(0)
     }
+}
+
+/// Whether `reply` is an unsupported-protocol-version error (-32022) whose supported versions
+/// include the newest revision.
+fn offers_latest_again(reply: &Message) -> bool {
+    reply.kind() == Kind::Error
+        && reply.error_value().is_some_and(|e| {
+            e.get("code").and_then(Value::as_i64) == Some(-32022)
+                && e.pointer("/data/supported")
+                    .and_then(Value::as_array)
+                    .is_some_and(|v| {
+                        v.iter()
+                            .any(|s| s.as_str() == Some(ProtocolVersion::LATEST.as_str()))
+                    })
+        })
 }
 
 pub(crate) fn millis(d: Duration) -> u64 {
