@@ -30,7 +30,11 @@ fn version_names_the_crate_version() {
 
 #[test]
 fn check_config_accepts_the_examples() {
-    for example in ["examples/quickstart.toml", "examples/http-upstream.toml"] {
+    for example in [
+        "examples/quickstart.toml",
+        "examples/http-upstream.toml",
+        "examples/conformance.toml",
+    ] {
         let out = mcpgate(&["check-config", &repo(example)]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
