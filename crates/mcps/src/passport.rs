@@ -1,0 +1,614 @@
+//! Profile A agent passports: create, sign, verify and validate.
+//!
+//! A passport is a JSON object describing an agent and its public key, signed by an issuer
+//! (a trust authority, or the agent itself for `"issuer": "self"`):
+//!
+//! ```text
+//! {"mcps_version": "1.0.0", "passport_id": "asp_<32 hex>",
+//!  "agent": {"name": …, "version": …, "capabilities": [...]},
+//!  "public_key": {"kty": "EC", "crv": "P-256", "x": …, "y": …},
+//!  "scan": {…} | null, "trust_level": 1 | 3,
+//!  "issued_at": "…Z", "expires_at": "…Z", "issuer": "self" | …,
+//!  "signature": "<base64 DER ECDSA P-256>"}
+//! ```
+//!
+//! The signature covers [`canonical::profile_a`] of the passport without its `signature` member
+//! (sorted keys, compact, Python leaves — not RFC 8785). Member order on the wire is irrelevant.
+//!
+//! # Stricter than the reference
+//!
+//! [`Passport::validate`] checks every member's type and format, not just truthiness: a valid
+//! P-256 JWK, strict UTC timestamps with `issued_at ≤ expires_at`, `issued_at` not in the future,
+//! a well-formed `asp_…` id, `mcps_version` `"1.0.0"`, and the size and issuer-chain limits of
+//! [`PassportLimits`]. [`Passport::sign`] replaces an existing signature instead of signing it.
+//!
+//! The `trust_level` member is written by the passport's creator and is therefore only a claim
+//! ([`PassportInfo::claimed_trust_level`]); nothing in a passport proves it.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::canonical::{self, Object, ParseOptions, Value};
+use crate::error::Error;
+use crate::keys::{Algorithm, Jwk, SignatureFormat, SignaturePolicy, SigningKey, VerifyingKey};
+use crate::profile_a::check_passport_id;
+use crate::time::Timestamp;
+
+/// The `mcps_version` of profile A passports.
+pub const VERSION: &str = "1.0.0";
+
+/// The reference's default lifetime, 365 days.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(365 * 86_400);
+
+/// Limits applied by [`Passport::validate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassportLimits {
+    /// Largest accepted size of the passport's canonical form, in bytes.
+    pub max_bytes: usize,
+    /// Longest accepted `issuer_chain` (a profile B member; checked when present).
+    pub max_chain_depth: usize,
+    /// Most capabilities accepted.
+    pub max_capabilities: usize,
+    /// How far in the future `issued_at` may be.
+    pub max_clock_skew: Duration,
+}
+
+impl Default for PassportLimits {
+    /// 8192 bytes, chain depth 5, 64 capabilities (the limits profile B introduced) and 300 s
+    /// of clock skew.
+    fn default() -> Self {
+        Self {
+            max_bytes: 8192,
+            max_chain_depth: 5,
+            max_capabilities: 64,
+            max_clock_skew: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The contents of a new passport; see [`Passport::create`].
+#[derive(Debug, Clone)]
+pub struct NewPassport {
+    /// `agent.name`.
+    pub name: String,
+    /// `agent.version`.
+    pub version: String,
+    /// `agent.capabilities`.
+    pub capabilities: Vec<String>,
+    /// The agent's public key.
+    pub public_key: VerifyingKey,
+    /// Scan results, if any (`scan`).
+    pub scan: Option<Value>,
+    /// The claimed trust level; `None` applies the reference's rule (3 with scan results,
+    /// otherwise 1).
+    pub trust_level: Option<u8>,
+    /// `issuer`.
+    pub issuer: String,
+    /// `issued_at`.
+    pub issued_at: Timestamp,
+    /// Lifetime; `expires_at` = `issued_at` + `ttl`.
+    pub ttl: Duration,
+    /// The passport id; `None` draws `asp_` + 32 random hex digits.
+    pub passport_id: Option<String>,
+}
+
+impl NewPassport {
+    /// A self-issued passport for `name` with the reference's defaults: version `"1.0.0"`, no
+    /// capabilities, no scan, a 365-day lifetime.
+    #[must_use]
+    pub fn new(name: impl Into<String>, public_key: VerifyingKey, issued_at: Timestamp) -> Self {
+        Self {
+            name: name.into(),
+            version: "1.0.0".into(),
+            capabilities: Vec::new(),
+            public_key,
+            scan: None,
+            trust_level: None,
+            issuer: "self".into(),
+            issued_at,
+            ttl: DEFAULT_TTL,
+            passport_id: None,
+        }
+    }
+}
+
+/// What [`Passport::validate`] established.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassportInfo {
+    /// `passport_id`.
+    pub passport_id: String,
+    /// `agent.name`.
+    pub agent_name: String,
+    /// `agent.version`.
+    pub agent_version: String,
+    /// `agent.capabilities`.
+    pub capabilities: Vec<String>,
+    /// The agent's key from `public_key`.
+    pub public_key: VerifyingKey,
+    /// `trust_level` as written by the passport's creator: a claim, not a verified fact.
+    pub claimed_trust_level: u8,
+    /// `issued_at`.
+    pub issued_at: Timestamp,
+    /// `expires_at`.
+    pub expires_at: Timestamp,
+    /// `issuer`.
+    pub issuer: String,
+}
+
+/// A profile A passport, kept as its JSON object (member order preserved).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passport {
+    object: Object,
+}
+
+impl Passport {
+    /// Builds an unsigned passport.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongKeyType`] unless the key is P-256 (profile A passports carry EC JWKs);
+    /// [`Error::BadPassportId`] for a malformed explicit id; [`Error::PassportMalformed`] for an
+    /// empty name or issuer, a trust level above 4, or a non-object scan;
+    /// [`Error::BadTimestamp`] for times outside years 0001 to 9999; [`Error::Random`].
+    pub fn create(new: NewPassport) -> Result<Self, Error> {
+        if new.public_key.algorithm() != Algorithm::EcdsaP256 {
+            return Err(Error::WrongKeyType("profile a passports carry p-256 keys"));
+        }
+        if new.name.is_empty() || new.issuer.is_empty() {
+            return Err(Error::PassportMalformed("empty agent name or issuer"));
+        }
+        let passport_id = match new.passport_id {
+            Some(id) => {
+                check_passport_id(&id)?;
+                id
+            }
+            None => random_passport_id()?,
+        };
+        let scan = new.scan.unwrap_or(Value::Null);
+        if !matches!(scan, Value::Null | Value::Object(_)) {
+            return Err(Error::PassportMalformed("`scan` must be an object or null"));
+        }
+        scan.check_strict()?;
+        let trust_level = new
+            .trust_level
+            .unwrap_or(if scan.is_truthy() { 3 } else { 1 });
+        if trust_level > 4 {
+            return Err(Error::PassportMalformed("`trust_level` must be 0 to 4"));
+        }
+
+        let mut agent = Object::new();
+        agent.insert("name", Value::from(new.name));
+        agent.insert("version", Value::from(new.version));
+        agent.insert(
+            "capabilities",
+            Value::Array(new.capabilities.into_iter().map(Value::from).collect()),
+        );
+
+        let mut object = Object::new();
+        object.insert("mcps_version", Value::from(VERSION));
+        object.insert("passport_id", Value::from(passport_id));
+        object.insert("agent", Value::Object(agent));
+        object.insert("public_key", new.public_key.to_jwk().to_value());
+        object.insert("scan", scan);
+        object.insert("trust_level", Value::from(trust_level));
+        object.insert("issued_at", Value::from(new.issued_at.to_rfc3339_micros()?));
+        object.insert(
+            "expires_at",
+            Value::from(new.issued_at.saturating_add(new.ttl).to_rfc3339_micros()?),
+        );
+        object.insert("issuer", Value::from(new.issuer));
+        Ok(Self { object })
+    }
+
+    /// Parses a passport from JSON text (strict JSON: no duplicate keys, NaN or lone
+    /// surrogates).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Json`], or [`Error::PassportMalformed`] if the text is not an object.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        Self::from_value(canonical::parse(text, &ParseOptions::STRICT)?)
+    }
+
+    /// Wraps a parsed passport.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PassportMalformed`] if `value` is not an object; [`Error::NonFiniteNumber`] or
+    /// [`Error::LoneSurrogate`] if it holds values strict JSON cannot carry.
+    pub fn from_value(value: Value) -> Result<Self, Error> {
+        let Value::Object(object) = value else {
+            return Err(Error::PassportMalformed("passport is not a json object"));
+        };
+        let passport = Self { object };
+        passport.to_value().check_strict()?;
+        Ok(passport)
+    }
+
+    /// The passport's members.
+    #[must_use]
+    pub fn as_object(&self) -> &Object {
+        &self.object
+    }
+
+    /// The passport as a JSON value.
+    #[must_use]
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.object.clone())
+    }
+
+    /// The passport as JSON text, written as CPython's `json.dumps` would.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooDeep`] for absurdly nested members.
+    pub fn to_json(&self) -> Result<String, Error> {
+        canonical::python_dumps(&self.to_value())
+    }
+
+    /// The `passport_id` member, if it is a string.
+    #[must_use]
+    pub fn passport_id(&self) -> Option<&str> {
+        self.object.get("passport_id").and_then(Value::as_str)
+    }
+
+    /// The `signature` member, if it is a string.
+    #[must_use]
+    pub fn signature(&self) -> Option<&str> {
+        self.object.get("signature").and_then(Value::as_str)
+    }
+
+    /// The text the signature covers: [`canonical::profile_a`] of every member except
+    /// `signature`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooDeep`] for absurdly nested members.
+    pub fn signing_input(&self) -> Result<String, Error> {
+        let mut unsigned = self.object.clone();
+        unsigned.remove("signature");
+        canonical::profile_a(&Value::Object(unsigned))
+    }
+
+    /// Signs the passport with the issuer's key, replacing any existing signature.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongKeyType`] unless the key is P-256; [`Error::SigningFailed`].
+    pub fn sign(&mut self, issuer_key: &SigningKey) -> Result<(), Error> {
+        if issuer_key.algorithm() != Algorithm::EcdsaP256 {
+            return Err(Error::WrongKeyType(
+                "profile a passports are signed with p-256 keys",
+            ));
+        }
+        self.object.remove("signature");
+        let data = self.signing_input()?;
+        let signature = issuer_key.sign(data.as_bytes(), SignatureFormat::Der)?;
+        self.object
+            .insert("signature", Value::from(STANDARD.encode(signature)));
+        Ok(())
+    }
+
+    /// Checks the signature against the issuer's key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PassportUnsigned`] without a `signature`; [`Error::PassportBadSignature`] if it
+    /// is not canonical base64 DER or does not verify; [`Error::WrongKeyType`] unless the key is
+    /// P-256.
+    pub fn verify_signature(&self, issuer_key: &VerifyingKey) -> Result<(), Error> {
+        if issuer_key.algorithm() != Algorithm::EcdsaP256 {
+            return Err(Error::WrongKeyType(
+                "profile a passports are signed with p-256 keys",
+            ));
+        }
+        let signature = match self.object.get("signature") {
+            None | Some(Value::Null) => return Err(Error::PassportUnsigned),
+            Some(value) => value.as_str().ok_or(Error::PassportBadSignature)?,
+        };
+        let signature = STANDARD
+            .decode(signature)
+            .map_err(|_| Error::PassportBadSignature)?;
+        let data = self.signing_input()?;
+        issuer_key
+            .verify(data.as_bytes(), &signature, &SignaturePolicy::PROFILE_A)
+            .map_err(|_| Error::PassportBadSignature)
+    }
+
+    /// Checks format, limits and validity period at `now` (not the signature).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PassportTooLarge`], [`Error::PassportChainTooDeep`],
+    /// [`Error::PassportMalformed`], [`Error::PassportNotYetValid`], [`Error::PassportExpired`].
+    pub fn validate(&self, now: Timestamp, limits: &PassportLimits) -> Result<PassportInfo, Error> {
+        let size = canonical::profile_a(&self.to_value())?.len();
+        if size > limits.max_bytes {
+            return Err(Error::PassportTooLarge {
+                size,
+                limit: limits.max_bytes,
+            });
+        }
+        match self.object.get("issuer_chain") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(chain)) if chain.len() > limits.max_chain_depth => {
+                return Err(Error::PassportChainTooDeep {
+                    depth: chain.len(),
+                    limit: limits.max_chain_depth,
+                });
+            }
+            Some(Value::Array(_)) => {}
+            Some(_) => return Err(Error::PassportMalformed("`issuer_chain` is not an array")),
+        }
+
+        let text = |name: &str, what: &'static str| -> Result<String, Error> {
+            self.object
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .ok_or(Error::PassportMalformed(what))
+        };
+        if text("mcps_version", "`mcps_version` is missing or not a string")? != VERSION {
+            return Err(Error::PassportMalformed("`mcps_version` is not 1.0.0"));
+        }
+        let passport_id = text("passport_id", "`passport_id` is missing or not a string")?;
+        check_passport_id(&passport_id)
+            .map_err(|_| Error::PassportMalformed("`passport_id` is not of the form asp_…"))?;
+
+        let agent =
+            self.object
+                .get("agent")
+                .and_then(Value::as_object)
+                .ok_or(Error::PassportMalformed(
+                    "`agent` is missing or not an object",
+                ))?;
+        let agent_name = agent
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or(Error::PassportMalformed(
+                "`agent.name` is missing or not a string",
+            ))?
+            .to_owned();
+        let agent_version = agent
+            .get("version")
+            .and_then(Value::as_str)
+            .ok_or(Error::PassportMalformed(
+                "`agent.version` is missing or not a string",
+            ))?
+            .to_owned();
+        let capabilities = match agent.get("capabilities") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => {
+                if items.len() > limits.max_capabilities {
+                    return Err(Error::PassportMalformed("too many capabilities"));
+                }
+                items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or(Error::PassportMalformed("a capability is not a string"))?
+            }
+            Some(_) => {
+                return Err(Error::PassportMalformed(
+                    "`agent.capabilities` is not an array",
+                ));
+            }
+        };
+
+        let public_key = match self.object.get("public_key") {
+            None | Some(Value::Null) => return Err(Error::PassportMalformed("no `public_key`")),
+            Some(jwk) => Jwk::from_value(jwk)
+                .and_then(|jwk| VerifyingKey::from_jwk(&jwk))
+                .map_err(|_| Error::PassportMalformed("`public_key` is not a valid jwk"))?,
+        };
+        if public_key.algorithm() != Algorithm::EcdsaP256 {
+            return Err(Error::PassportMalformed("`public_key` is not a p-256 key"));
+        }
+
+        match self.object.get("scan") {
+            None | Some(Value::Null | Value::Object(_)) => {}
+            Some(_) => return Err(Error::PassportMalformed("`scan` is not an object or null")),
+        }
+        let claimed_trust_level = self
+            .object
+            .get("trust_level")
+            .and_then(Value::as_i64)
+            .and_then(|level| u8::try_from(level).ok())
+            .filter(|level| *level <= 4)
+            .ok_or(Error::PassportMalformed(
+                "`trust_level` is not an integer from 0 to 4",
+            ))?;
+        let issuer = text("issuer", "`issuer` is missing or not a string")?;
+
+        let time = |name: &str, what: &'static str| {
+            self.object
+                .get(name)
+                .and_then(Value::as_str)
+                .and_then(|s| Timestamp::parse(s).ok())
+                .ok_or(Error::PassportMalformed(what))
+        };
+        let issued_at = time("issued_at", "`issued_at` is not a utc timestamp")?;
+        let expires_at = time("expires_at", "`expires_at` is not a utc timestamp")?;
+        // Expiry first: a passport past its `expires_at` is expired whatever else is wrong
+        // with its dates.
+        if now > expires_at {
+            return Err(Error::PassportExpired);
+        }
+        if issued_at > now.saturating_add(limits.max_clock_skew) {
+            return Err(Error::PassportNotYetValid);
+        }
+        if expires_at < issued_at {
+            return Err(Error::PassportMalformed(
+                "`expires_at` is before `issued_at`",
+            ));
+        }
+
+        Ok(PassportInfo {
+            passport_id,
+            agent_name,
+            agent_version,
+            capabilities,
+            public_key,
+            claimed_trust_level,
+            issued_at,
+            expires_at,
+            issuer,
+        })
+    }
+
+    /// [`Passport::validate`], then [`Passport::verify_signature`].
+    ///
+    /// # Errors
+    ///
+    /// As those two.
+    pub fn verify(
+        &self,
+        issuer_key: &VerifyingKey,
+        now: Timestamp,
+        limits: &PassportLimits,
+    ) -> Result<PassportInfo, Error> {
+        let info = self.validate(now, limits)?;
+        self.verify_signature(issuer_key)?;
+        Ok(info)
+    }
+}
+
+fn random_passport_id() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| Error::Random)?;
+    Ok(format!("asp_{}", crate::hex::encode(&bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::RejectCode;
+
+    const NOW: Timestamp = Timestamp::from_unix_micros(1_795_363_523_250_000);
+
+    fn keys() -> (SigningKey, SigningKey) {
+        (
+            SigningKey::generate(Algorithm::EcdsaP256).unwrap(),
+            SigningKey::generate(Algorithm::EcdsaP256).unwrap(),
+        )
+    }
+
+    fn signed(agent: &SigningKey, authority: &SigningKey) -> Passport {
+        let mut new = NewPassport::new("weather-agent", agent.verifying_key(), NOW);
+        new.capabilities = vec!["tools/call".into()];
+        let mut passport = Passport::create(new).unwrap();
+        passport.sign(authority).unwrap();
+        passport
+    }
+
+    #[test]
+    fn create_sign_verify() {
+        let (agent, authority) = keys();
+        let passport = signed(&agent, &authority);
+        let id = passport.passport_id().unwrap();
+        assert!(id.starts_with("asp_") && id.len() == 36);
+        let json = passport.to_json().unwrap();
+        assert!(json.starts_with(r#"{"mcps_version": "1.0.0", "passport_id": "asp_"#));
+        let parsed = Passport::parse(&json).unwrap();
+        let info = parsed
+            .verify(&authority.verifying_key(), NOW, &PassportLimits::default())
+            .unwrap();
+        assert_eq!(info.agent_name, "weather-agent");
+        assert_eq!(info.public_key, agent.verifying_key());
+        assert_eq!(info.claimed_trust_level, 1);
+        assert_eq!(info.expires_at, NOW.saturating_add(DEFAULT_TTL));
+        assert_eq!(
+            parsed.verify_signature(&agent.verifying_key()),
+            Err(Error::PassportBadSignature)
+        );
+    }
+
+    #[test]
+    fn resigning_replaces_the_signature() {
+        let (agent, authority) = keys();
+        let mut passport = signed(&agent, &authority);
+        passport.sign(&agent).unwrap();
+        passport.verify_signature(&agent.verifying_key()).unwrap();
+        assert!(!passport.signing_input().unwrap().contains("signature"));
+    }
+
+    #[test]
+    fn validity_period() {
+        let (agent, authority) = keys();
+        let passport = signed(&agent, &authority);
+        let limits = PassportLimits::default();
+        let after = NOW.saturating_add(DEFAULT_TTL + Duration::from_micros(1));
+        assert_eq!(
+            passport.validate(after, &limits).unwrap_err().reject_code(),
+            RejectCode::PassportExpired
+        );
+        let before = NOW.saturating_sub(Duration::from_secs(301));
+        assert_eq!(
+            passport.validate(before, &limits),
+            Err(Error::PassportNotYetValid)
+        );
+        assert!(
+            passport
+                .validate(NOW.saturating_add(DEFAULT_TTL), &limits)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let (agent, authority) = keys();
+        let mut new = NewPassport::new("big", agent.verifying_key(), NOW);
+        new.capabilities = vec!["x".repeat(120); 70];
+        let mut passport = Passport::create(new).unwrap();
+        passport.sign(&authority).unwrap();
+        assert!(matches!(
+            passport.validate(NOW, &PassportLimits::default()),
+            Err(Error::PassportTooLarge { .. })
+        ));
+        let mut chained = signed(&agent, &authority);
+        chained
+            .object
+            .insert("issuer_chain", Value::Array(vec![Value::from("x"); 6]));
+        assert_eq!(
+            chained.validate(NOW, &PassportLimits::default()),
+            Err(Error::PassportChainTooDeep { depth: 6, limit: 5 })
+        );
+    }
+
+    #[test]
+    fn malformed_members() {
+        let (agent, authority) = keys();
+        let base = signed(&agent, &authority);
+        let limits = PassportLimits::default();
+        for (name, value) in [
+            ("passport_id", Value::from("ap_123")),
+            ("public_key", Value::Null),
+            ("public_key", Value::from("key")),
+            ("trust_level", Value::from(7)),
+            ("trust_level", Value::from(1.0)),
+            ("expires_at", Value::from("2099-01-01T00:00:00")),
+            ("issued_at", Value::from("not-a-date")),
+            ("agent", Value::from("x")),
+            ("mcps_version", Value::from("2.0")),
+            ("scan", Value::from(1)),
+        ] {
+            let mut passport = base.clone();
+            passport.object.insert(name, value);
+            assert_eq!(
+                passport.validate(NOW, &limits).unwrap_err().reject_code(),
+                RejectCode::PassportMalformed,
+                "{name}"
+            );
+        }
+        let mut unsigned = base.clone();
+        unsigned.object.remove("signature");
+        assert_eq!(
+            unsigned.verify_signature(&authority.verifying_key()),
+            Err(Error::PassportUnsigned)
+        );
+    }
+}
