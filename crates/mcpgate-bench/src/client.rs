@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -119,16 +119,34 @@ pub(crate) struct HttpTarget {
 impl HttpTarget {
     /// An endpoint; for the legacy style the session is opened here (`initialize` and
     /// `notifications/initialized`).
+    /// The 2026-07-28 style sends nothing here.
     pub(crate) async fn open(addr: SocketAddr, path: &str, style: Style) -> anyhow::Result<Self> {
-        let mut target = Self {
+        match style {
+            Style::Legacy => Ok(Self::open_with_conn(addr, path, style).await?.0),
+            Style::Modern => Self::new(addr, path, style),
+        }
+    }
+
+    fn new(addr: SocketAddr, path: &str, style: Style) -> anyhow::Result<Self> {
+        Ok(Self {
             addr,
             host: HeaderValue::from_str(&addr.to_string())?,
             path: path.to_owned(),
             style,
             session: None,
-        };
+        })
+    }
+
+    /// [`Self::open`], also returning the connection the session was opened on (a new one for
+    /// either style).
+    async fn open_with_conn(
+        addr: SocketAddr,
+        path: &str,
+        style: Style,
+    ) -> anyhow::Result<(Self, HttpConn)> {
+        let mut target = Self::new(addr, path, style)?;
+        let mut conn = target.connect().await?;
         if style == Style::Legacy {
-            let mut conn = target.connect().await?;
             let (status, headers, body) = conn.post(initialize_body(next_id()), false).await?;
             if status != StatusCode::OK {
                 bail!(
@@ -150,7 +168,7 @@ impl HttpTarget {
                 );
             }
         }
-        Ok(target)
+        Ok((target, conn))
     }
 
     /// A new keep-alive connection.
@@ -242,6 +260,31 @@ impl HttpConn {
         Ok(ok)
     }
 
+    /// `DELETE` of the legacy session this connection uses (best effort, bounded: only to
+    /// let the server free it).
+    async fn end_session(&mut self) {
+        let Some(sid) = self.target_session.clone() else {
+            return;
+        };
+        let Ok(req) = Request::builder()
+            .method(Method::DELETE)
+            .uri(self.path.as_str())
+            .header(HOST, self.host.clone())
+            .header("mcp-session-id", sid)
+            .header("mcp-protocol-version", LEGACY)
+            .body(Full::new(Bytes::new()))
+        else {
+            return;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            self.sender.ready().await?;
+            let resp = self.sender.send_request(req).await?;
+            let _ = resp.into_body().collect().await?;
+            anyhow::Ok(())
+        })
+        .await;
+    }
+
     /// One checked `tools/call echo`.
     pub(crate) async fn call(&mut self, id: u64) -> anyhow::Result<()> {
         let (body, expected) = call_body(id, self.style);
@@ -254,6 +297,39 @@ impl HttpConn {
         }
         check_echo(&json_of(headers.get(CONTENT_TYPE), &body), id, &expected)
     }
+}
+
+/// Session set-up as a new HTTP client sees it: from connecting to the answer of its first
+/// `tools/call` (legacy: `initialize`, `notifications/initialized`, the call; 2026-07-28: the
+/// call alone). The session is then ended (`DELETE`, not timed).
+pub(crate) async fn time_http_session(
+    addr: SocketAddr,
+    path: &str,
+    style: Style,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let (_, mut conn) =
+        tokio::time::timeout(CALL_TIMEOUT, HttpTarget::open_with_conn(addr, path, style))
+            .await
+            .with_context(|| format!("no session within {CALL_TIMEOUT:?}"))??;
+    tokio::time::timeout(CALL_TIMEOUT, conn.call(next_id()))
+        .await
+        .with_context(|| format!("no answer within {CALL_TIMEOUT:?}"))??;
+    let took = started.elapsed();
+    conn.end_session().await;
+    Ok(took)
+}
+
+/// Session set-up as a new stdio client sees it: from starting the process to the answer of
+/// its first `tools/call` (`initialize`, `notifications/initialized`, the call). The process
+/// is then stopped (not timed).
+pub(crate) async fn time_stdio_session(cmd: Command) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let client = StdioClient::start(cmd).await?;
+    let called = client.call(next_id()).await;
+    let took = started.elapsed();
+    client.stop().await;
+    called.map(|()| took)
 }
 
 type PendingMap = Arc<Mutex<HashMap<u64, oneshot::Sender<String>>>>;

@@ -1,11 +1,14 @@
 //! `mcpgate-bench`: measures, in one run, `tools/call` through the direct path and through
-//! the `mcpgate` gateway, for a stdio and an HTTP upstream, and prints a markdown table.
+//! the `mcpgate` gateway, for a stdio and an HTTP upstream, and with `--peers` through the
+//! bridges users run today (PyPI `mcp-proxy`, npm `supergateway`) in front of the same stdio
+//! upstream, and prints markdown tables.
 //!
 //! Each row reports sequential latency (p50/p90/p99 over N calls after a warm-up), throughput
-//! with 16 and 64 calls in flight over a fixed duration, and for gateway rows the added p50
-//! latency and the throughput ratio against the matching direct row, the gateway's CPU time per
-//! 1,000 calls and its peak RSS. `--pin` puts the gateway on core 0 and everything else on
-//! core 1. See docs/benchmarks.md.
+//! with 16 and 64 calls in flight over a fixed duration, the median session set-up time, and
+//! for proxy rows the added p50 latency and the throughput ratio against the matching direct
+//! row, the proxy's CPU time per 1,000 calls and its peak RSS (its whole process tree but the
+//! upstream). A second table gives the ratios proxy ÷ direct and peer ÷ mcpgate. `--pin` puts
+//! the proxy on core 0 and everything else on core 1. See docs/benchmarks.md.
 //!
 //! `mcpgate-bench http-upstream` and `mcpgate-bench stdio-upstream` are the upstream fixtures.
 
@@ -13,7 +16,9 @@ mod bench;
 mod client;
 mod fixture;
 mod gateway;
+mod peers;
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -23,6 +28,7 @@ use clap::{Parser, Subcommand};
 
 use crate::bench::Settings;
 use crate::gateway::Launch;
+use crate::peers::Peers;
 
 /// Benchmark harness for mcpgate: direct path against gateway path, stdio and HTTP upstreams.
 #[derive(Debug, Parser)]
@@ -33,9 +39,26 @@ struct Cli {
     /// The mcpgate binary (a release build).
     #[arg(long, default_value = "target/release/mcpgate")]
     mcpgate: PathBuf,
-    /// Pin the gateway to core 0 (`taskset -c 0`) and the client and upstreams to core 1.
+    /// Pin the proxy under test to core 0 (`taskset -c 0`) and the client and upstreams to
+    /// core 1.
     #[arg(long)]
     pin: bool,
+    /// Add the peer rows (stdio-mcp-proxy, stdio-supergateway): the same stdio upstream behind
+    /// PyPI mcp-proxy and npm supergateway. Install them with scripts/bench-deps.sh. The run
+    /// then happens in a private network namespace (`unshare -rn`), since supergateway cannot
+    /// bind loopback only.
+    #[arg(long)]
+    peers: bool,
+    /// The mcp-proxy executable (default: bench-venv/bin/mcp-proxy in the cache directory).
+    #[arg(long, env = "MCPGATE_BENCH_MCP_PROXY")]
+    mcp_proxy: Option<PathBuf>,
+    /// supergateway's dist/index.js (default: under bench-npm/node_modules in the cache
+    /// directory).
+    #[arg(long, env = "MCPGATE_BENCH_SUPERGATEWAY")]
+    supergateway: Option<PathBuf>,
+    /// The Node.js (>= 20) that runs supergateway.
+    #[arg(long, env = "MCPGATE_BENCH_NODE", default_value = "node")]
+    node: PathBuf,
     /// A smoke run of about 10 s: few calls, short phases; still checks every answer.
     #[arg(long)]
     quick: bool,
@@ -51,9 +74,14 @@ struct Cli {
     /// Most calls in one throughput phase.
     #[arg(long, default_value_t = 2_000_000)]
     max_calls: u64,
+    /// New sessions timed per row for the session set-up figure (default 50; quick 5; 0
+    /// skips it).
+    #[arg(long)]
+    sessions: Option<usize>,
     /// Run only these rows (comma-separated keys: http-direct, http-gateway,
     /// http-modern-direct, http-modern-gateway, stdio-direct, stdio-gateway-http,
-    /// stdio-gateway-stdio).
+    /// stdio-gateway-http-per-session, stdio-gateway-stdio, stdio-mcp-proxy,
+    /// stdio-supergateway).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -106,6 +134,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         None => {}
     }
+    let rows = bench::select(&cli.only, cli.peers)?;
+    if rows.is_empty() {
+        bail!("no row selected (rows: {})", bench::row_keys().join(", "));
+    }
+    // Before anything else starts: this may re-execute the harness in a new namespace.
+    if rows.iter().any(|r| r.needs_private_net()) {
+        peers::ensure_private_net()?;
+    }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let bin = std::fs::canonicalize(&cli.mcpgate).with_context(|| {
         format!(
@@ -113,10 +149,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli.mcpgate.display()
         )
     })?;
-    let known = bench::row_keys();
-    if let Some(bad) = cli.only.iter().find(|k| !known.contains(&k.as_str())) {
-        bail!("unknown row `{bad}` (rows: {})", known.join(", "));
-    }
     let pin = if cli.pin {
         if cores < 2 {
             bail!("--pin needs at least 2 usable cores, this process has {cores}");
@@ -130,28 +162,52 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } else {
         false
     };
-    let (calls, warmup, duration) = if cli.quick {
-        (200, 50, 0.3)
+    let (calls, warmup, duration, sessions) = if cli.quick {
+        (200, 50, 0.3, 5)
     } else {
-        (5000, 500, 3.0)
+        (5000, 500, 3.0, 50)
     };
     let duration = cli.duration.unwrap_or(duration);
     if !(duration > 0.0 && duration <= 600.0) {
         bail!("--duration must be between 0 and 600 seconds");
     }
+    let cache = peers::cache_dir();
+    let peers = Peers {
+        mcp_proxy: cli
+            .mcp_proxy
+            .unwrap_or_else(|| cache.join("bench-venv/bin/mcp-proxy")),
+        supergateway: cli
+            .supergateway
+            .unwrap_or_else(|| cache.join("bench-npm/node_modules/supergateway/dist/index.js")),
+        node: cli.node,
+    };
+    let with_mcp_proxy = rows.iter().any(|r| r.is_mcp_proxy());
+    let with_supergateway = rows.iter().any(|r| r.needs_private_net());
     let settings = Settings {
         warmup: cli.warmup.unwrap_or(warmup),
         calls: cli.calls.unwrap_or(calls).max(1),
         duration: Duration::from_secs_f64(duration),
         max_calls: cli.max_calls.max(1),
+        sessions: cli.sessions.unwrap_or(sessions).min(10_000),
         launch: Launch {
             bin,
             pin: pin.then_some(GATEWAY_CORE),
             upstream_cpu: pin.then_some(CLIENT_CORE),
         },
-        only: cli.only,
+        peers,
+        rows: rows.iter().map(|r| r.key).collect(),
     };
-    let header = header(&settings, pin, cores);
+    let mut header = header(&settings, pin, cores);
+    if with_mcp_proxy || with_supergateway {
+        let _ = writeln!(
+            header,
+            "Peers: {}.",
+            settings.peers.describe(with_mcp_proxy, with_supergateway)
+        );
+    }
+    if peers::only_loopback() {
+        header.push_str("Network: a private namespace whose only interface is lo (unshare -rn).\n");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -202,21 +258,40 @@ fn header(s: &Settings, pin: bool, cores: usize) -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let pinning = if pin {
-        format!("gateway pinned to core {GATEWAY_CORE}, client and upstreams to core {CLIENT_CORE}")
+        format!(
+            "proxy under test pinned to core {GATEWAY_CORE}, client and upstreams to core {CLIENT_CORE}"
+        )
     } else {
         "not pinned".into()
     };
     format!(
         "mcpgate-bench {}: {cores} cores ({cpu}), {pinning}; {} sequential calls after {} warm-up \
          calls; throughput phases of {:.1} s (after {:.1} s warm-up) with 16 and 64 in flight; \
-         load average at the start: {}.\n",
+         session set-up: median of {} new sessions; legacy sessions use protocol {}; \
+         scheduling: {}; load average at the start: {}.\n",
         env!("CARGO_PKG_VERSION"),
         s.calls,
         s.warmup,
         s.duration.as_secs_f64(),
         s.warm().as_secs_f64(),
+        s.sessions,
+        fixture::LEGACY,
+        scheduling(),
         load_average()
     )
+}
+
+/// This process's scheduling policy and priority (inherited by every process it starts).
+fn scheduling() -> String {
+    let Some(sched) = gateway::own_scheduling() else {
+        return "unknown".into();
+    };
+    match sched.policy {
+        0 => format!("SCHED_OTHER, nice {}", sched.nice),
+        1 => format!("SCHED_FIFO priority {}", sched.rt_priority),
+        2 => format!("SCHED_RR priority {}", sched.rt_priority),
+        other => format!("policy {other}, nice {}", sched.nice),
+    }
 }
 
 fn load_average() -> String {
