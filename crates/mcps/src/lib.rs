@@ -13,9 +13,10 @@
 //!   covers CPython's `json.dumps(message)` followed by the passport id, timestamp and nonce,
 //!   without delimiters. [`profile_a`] signs and verifies envelopes, [`passport`] handles its
 //!   agent passports, [`tool_pin`] its tool signatures.
-//! * **Profile B** is PyPI `mcps-secure` 1.0.0 (and the later JavaScript package). This crate
-//!   currently provides its canonical form ([`canonical::profile_b`]), P1363 low-S signatures
-//!   ([`keys`]) and its handshake transcript binding ([`transcript`]).
+//! * **Profile B** is PyPI `mcps-secure` 1.0.0 (and the later JavaScript package): a nested
+//!   `mcps` header over a canonical hash payload with P1363 low-S signatures. [`profile_b`]
+//!   signs and verifies envelopes; [`canonical::profile_b`] is its canonical form and
+//!   [`transcript`] its handshake transcript binding.
 //!
 //! # Modules
 //!
@@ -25,6 +26,8 @@
 //! | [`keys`] | Ed25519 and ECDSA P-256: generate, PEM, JWK, sign (low-S), verify under a [`keys::SignaturePolicy`] |
 //! | [`time`] | strict UTC timestamps |
 //! | [`profile_a`] | envelope signing and verification |
+//! | [`profile_b`] | profile B envelope signing and verification |
+//! | [`native`] | strict `mcps-native/1` envelopes (RFC 8785, every field signed) and transcript chains |
 //! | [`replay`] | bounded `(passport_id, nonce)` replay cache |
 //! | [`passport`] | profile A passports: create, sign, verify, validate |
 //! | [`tool_pin`] | profile A tool signatures and whole-definition pins |
@@ -84,8 +87,10 @@ pub mod canonical;
 pub mod error;
 mod hex;
 pub mod keys;
+pub mod native;
 pub mod passport;
 pub mod profile_a;
+pub mod profile_b;
 pub mod replay;
 pub mod time;
 pub mod tool_pin;

@@ -436,7 +436,7 @@ pub fn verify_value(
     })
 }
 
-fn check_window(timestamp: Timestamp, options: &VerifyOptions) -> Result<(), Error> {
+pub(crate) fn check_window(timestamp: Timestamp, options: &VerifyOptions) -> Result<(), Error> {
     let age = options
         .now
         .unix_micros()
