@@ -309,6 +309,38 @@ impl VerifyingKey {
         }
     }
 
+    /// An Ed25519 key from its 32-byte encoding, refusing invalid and small-order points.
+    pub(crate) fn from_ed25519_bytes(bytes: &[u8; 32]) -> Result<Self, Error> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .map_err(|_| Error::BadKey("not an ed25519 point"))?;
+        if key.is_weak() {
+            return Err(Error::BadKey("ed25519 key of small order"));
+        }
+        Ok(Self {
+            inner: PublicInner::Ed25519(key),
+        })
+    }
+
+    /// A P-256 key from a 33-byte compressed SEC1 point.
+    pub(crate) fn from_p256_compressed(bytes: &[u8; 33]) -> Result<Self, Error> {
+        if bytes[0] != 0x02 && bytes[0] != 0x03 {
+            return Err(Error::BadKey("not a compressed sec1 point"));
+        }
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+            .map_err(|_| Error::BadKey("point is not on p-256"))?;
+        Ok(Self {
+            inner: PublicInner::P256(key),
+        })
+    }
+
+    /// The raw public key: 32 bytes for Ed25519, the 33-byte compressed SEC1 point for P-256.
+    pub(crate) fn compact_bytes(&self) -> Vec<u8> {
+        match &self.inner {
+            PublicInner::Ed25519(key) => key.as_bytes().to_vec(),
+            PublicInner::P256(key) => key.to_sec1_point(true).as_bytes().to_vec(),
+        }
+    }
+
     /// Reads an SPKI public key (`BEGIN PUBLIC KEY`), P-256 or Ed25519.
     ///
     /// # Errors

@@ -25,6 +25,7 @@
 //! | [`canonical`] | JSON value model and parser (order-preserving, exact integers), RFC 8785, CPython `json.dumps`, profile A and B canonical forms |
 //! | [`keys`] | Ed25519 and ECDSA P-256: generate, PEM, JWK, sign (low-S), verify under a [`keys::SignaturePolicy`] |
 //! | [`time`] | strict UTC timestamps |
+//! | [`did`] | `did:key` (Ed25519, P-256) encoding and decoding, `did:web` URLs and DID documents |
 //! | [`profile_a`] | envelope signing and verification |
 //! | [`profile_b`] | profile B envelope signing and verification |
 //! | [`native`] | strict `mcps-native/1` envelopes (RFC 8785, every field signed) and transcript chains |
@@ -84,6 +85,7 @@
 #![forbid(unsafe_code)]
 
 pub mod canonical;
+pub mod did;
 pub mod error;
 mod hex;
 pub mod keys;
