@@ -174,6 +174,17 @@ fn json_logs_are_json_lines_on_stderr() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Stop the gateway even when an assertion below fails first.
+    struct KillOnDrop(u32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0 as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    let guard = KillOnDrop(child.id());
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let mut seen_listening = false;
@@ -193,6 +204,7 @@ fn json_logs_are_json_lines_on_stderr() {
     )
     .unwrap();
     let status = child.wait().unwrap();
+    std::mem::forget(guard);
     assert!(seen_listening);
     assert!(status.success(), "{status}");
     let mut stdout = String::new();
