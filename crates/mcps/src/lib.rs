@@ -86,6 +86,7 @@
 
 pub mod canonical;
 pub mod did;
+mod envelope;
 pub mod error;
 mod hex;
 pub mod keys;

@@ -44,7 +44,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::canonical::{self, Object, ParseOptions, Value};
+use crate::canonical::{self, ParseOptions, Value};
+use crate::envelope::Profile;
+pub use crate::envelope::{SignedEnvelope, VerifiedEnvelope};
 use crate::error::Error;
 use crate::keys::{Algorithm, SignatureFormat, SignaturePolicy, SigningKey, VerifyingKey};
 use crate::time::{Timestamp, duration_micros};
@@ -154,72 +156,6 @@ fn require_p256(algorithm: Algorithm) -> Result<(), Error> {
     }
 }
 
-/// A signed profile A envelope, ready to send.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SignedEnvelope {
-    passport_id: String,
-    timestamp: String,
-    nonce: Nonce,
-    signature: String,
-    message: Value,
-}
-
-impl SignedEnvelope {
-    /// The passport id.
-    #[must_use]
-    pub fn passport_id(&self) -> &str {
-        &self.passport_id
-    }
-
-    /// The timestamp text that was signed.
-    #[must_use]
-    pub fn timestamp(&self) -> &str {
-        &self.timestamp
-    }
-
-    /// The nonce.
-    #[must_use]
-    pub fn nonce(&self) -> &Nonce {
-        &self.nonce
-    }
-
-    /// The base64 DER signature.
-    #[must_use]
-    pub fn signature(&self) -> &str {
-        &self.signature
-    }
-
-    /// The signed message.
-    #[must_use]
-    pub fn message(&self) -> &Value {
-        &self.message
-    }
-
-    /// The envelope as a JSON object, members in the reference's order (`mcps`, `passport_id`,
-    /// `timestamp`, `nonce`, `signature`, `message`).
-    #[must_use]
-    pub fn to_value(&self) -> Value {
-        let mut object = Object::new();
-        object.insert("mcps", Value::from(VERSION));
-        object.insert("passport_id", Value::from(self.passport_id.as_str()));
-        object.insert("timestamp", Value::from(self.timestamp.as_str()));
-        object.insert("nonce", Value::from(self.nonce.as_str()));
-        object.insert("signature", Value::from(self.signature.as_str()));
-        object.insert("message", self.message.clone());
-        Value::Object(object)
-    }
-
-    /// The envelope as wire text, written as CPython's `json.dumps` would (so the message part
-    /// is byte-identical to what was signed).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::TooDeep`] for a message nested more than 511 levels.
-    pub fn to_json(&self) -> Result<String, Error> {
-        canonical::python_dumps(&self.to_value())
-    }
-}
-
 /// Signs `message` as profile A.
 ///
 /// The timestamp is written with six fraction digits (`…SS.ffffffZ`), which the reference
@@ -248,6 +184,7 @@ pub fn sign(
     let data = signing_input(message, passport_id, &timestamp, nonce.as_str())?;
     let signature = STANDARD.encode(key.sign(&data, SignatureFormat::Der)?);
     Ok(SignedEnvelope {
+        profile: Profile::A,
         passport_id: passport_id.to_owned(),
         timestamp,
         nonce,
@@ -280,58 +217,6 @@ impl VerifyOptions {
             max_future: DEFAULT_WINDOW,
             parse: ParseOptions::STRICT,
         }
-    }
-}
-
-/// An envelope whose signature verified and whose timestamp is inside the window.
-///
-/// Freshness of the nonce is *not* established yet: pass it to
-/// [`ReplayCache::admit`](crate::replay::ReplayCache::admit).
-#[derive(Debug, Clone, PartialEq)]
-pub struct VerifiedEnvelope {
-    version: String,
-    passport_id: String,
-    timestamp: Timestamp,
-    nonce: Nonce,
-    message: Value,
-}
-
-impl VerifiedEnvelope {
-    /// The envelope's `mcps` value (not covered by the signature).
-    #[must_use]
-    pub fn version(&self) -> &str {
-        &self.version
-    }
-
-    /// The signed passport id. The signature proves possession of the verifying key, not that
-    /// this id belongs to that key: bind them through a verified passport.
-    #[must_use]
-    pub fn passport_id(&self) -> &str {
-        &self.passport_id
-    }
-
-    /// The signed timestamp.
-    #[must_use]
-    pub fn timestamp(&self) -> Timestamp {
-        self.timestamp
-    }
-
-    /// The signed nonce.
-    #[must_use]
-    pub fn nonce(&self) -> &Nonce {
-        &self.nonce
-    }
-
-    /// The signed message.
-    #[must_use]
-    pub fn message(&self) -> &Value {
-        &self.message
-    }
-
-    /// The signed message, by value.
-    #[must_use]
-    pub fn into_message(self) -> Value {
-        self.message
     }
 }
 
@@ -505,7 +390,7 @@ mod tests {
     fn signing_refuses_what_verification_would() {
         let key = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
         let nonce = || Nonce::random().unwrap();
-        let empty = Value::Object(Object::new());
+        let empty = Value::Object(crate::canonical::Object::new());
         assert_eq!(
             sign(&empty, PID, &key, NOW, nonce()),
             Err(Error::EmptyMessage)

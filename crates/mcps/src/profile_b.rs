@@ -37,6 +37,8 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest as _, Sha256};
 
 use crate::canonical::{self, Object, Value};
+use crate::envelope::Profile;
+pub use crate::envelope::{SignedEnvelope, VerifiedEnvelope};
 use crate::error::Error;
 use crate::keys::{Algorithm, SignatureFormat, SignaturePolicy, SigningKey, VerifyingKey};
 pub use crate::profile_a::{Nonce, VerifyOptions, check_passport_id};
@@ -106,76 +108,6 @@ fn check_message(message: &Value) -> Result<&Object, Error> {
     Ok(object)
 }
 
-/// A signed profile B envelope, ready to send.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SignedEnvelope {
-    passport_id: String,
-    timestamp: String,
-    nonce: Nonce,
-    signature: String,
-    message: Value,
-}
-
-impl SignedEnvelope {
-    /// The passport id.
-    #[must_use]
-    pub fn passport_id(&self) -> &str {
-        &self.passport_id
-    }
-
-    /// The timestamp text that was signed.
-    #[must_use]
-    pub fn timestamp(&self) -> &str {
-        &self.timestamp
-    }
-
-    /// The nonce.
-    #[must_use]
-    pub fn nonce(&self) -> &Nonce {
-        &self.nonce
-    }
-
-    /// The base64 P1363 signature.
-    #[must_use]
-    pub fn signature(&self) -> &str {
-        &self.signature
-    }
-
-    /// The signed message.
-    #[must_use]
-    pub fn message(&self) -> &Value {
-        &self.message
-    }
-
-    /// The envelope as a JSON object: `mcps` first, then the message's members in order.
-    #[must_use]
-    pub fn to_value(&self) -> Value {
-        let mut header = Object::new();
-        header.insert("version", Value::from(VERSION));
-        header.insert("passport_id", Value::from(self.passport_id.as_str()));
-        header.insert("timestamp", Value::from(self.timestamp.as_str()));
-        header.insert("nonce", Value::from(self.nonce.as_str()));
-        header.insert("signature", Value::from(self.signature.as_str()));
-        let mut object = Object::new();
-        object.insert(HEADER, Value::Object(header));
-        if let Value::Object(message) = &self.message {
-            for (key, value) in message.iter() {
-                object.insert(key.clone(), value.clone());
-            }
-        }
-        Value::Object(object)
-    }
-
-    /// The envelope as compact wire text (profile B canonical form).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::TooDeep`] for a message nested too deeply.
-    pub fn to_json(&self) -> Result<String, Error> {
-        canonical::profile_b(&self.to_value())
-    }
-}
-
 /// Signs `message` (a JSON-RPC object) as profile B.
 ///
 /// # Errors
@@ -205,57 +137,13 @@ pub fn sign(
     )?;
     let signature = STANDARD.encode(key.sign(&data, SignatureFormat::P1363)?);
     Ok(SignedEnvelope {
+        profile: Profile::B,
         passport_id: passport_id.to_owned(),
         timestamp,
         nonce,
         signature,
         message: message.clone(),
     })
-}
-
-/// A profile B envelope whose signature verified and whose timestamp is inside the window.
-///
-/// Nonce freshness is not established yet: record `(passport_id, nonce)` in a
-/// [`ReplayCache`](crate::replay::ReplayCache) with
-/// [`check_and_record`](crate::replay::ReplayCache::check_and_record).
-#[derive(Debug, Clone, PartialEq)]
-pub struct VerifiedEnvelope {
-    passport_id: String,
-    timestamp: Timestamp,
-    nonce: Nonce,
-    message: Value,
-}
-
-impl VerifiedEnvelope {
-    /// The signed passport id (bind it to the key through a verified passport).
-    #[must_use]
-    pub fn passport_id(&self) -> &str {
-        &self.passport_id
-    }
-
-    /// The signed timestamp.
-    #[must_use]
-    pub fn timestamp(&self) -> Timestamp {
-        self.timestamp
-    }
-
-    /// The signed nonce.
-    #[must_use]
-    pub fn nonce(&self) -> &Nonce {
-        &self.nonce
-    }
-
-    /// The signed message (every top-level member except `mcps`).
-    #[must_use]
-    pub fn message(&self) -> &Value {
-        &self.message
-    }
-
-    /// The signed message, by value.
-    #[must_use]
-    pub fn into_message(self) -> Value {
-        self.message
-    }
 }
 
 /// Parses and verifies a profile B envelope from its wire bytes.
@@ -371,6 +259,7 @@ pub fn verify_value(
     key.verify(&data, &signature, &SignaturePolicy::P1363_LOW_S)?;
 
     Ok(VerifiedEnvelope {
+        version: VERSION.to_owned(),
         passport_id,
         timestamp,
         nonce,

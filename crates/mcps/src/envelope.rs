@@ -1,0 +1,166 @@
+//! The envelope types profiles A and B share: what a signed envelope carries before it is
+//! written, and what a verified one proves.
+//!
+//! The two profiles sign different bytes and write different wire shapes, but carry the same
+//! fields; only [`SignedEnvelope::to_value`] and [`SignedEnvelope::to_json`] depend on the
+//! profile.
+
+use crate::canonical::{self, Object, Value};
+use crate::error::Error;
+use crate::profile_a::Nonce;
+use crate::time::Timestamp;
+
+/// The wire profile an envelope was signed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// `mcp-secure` 1.0.0: flat envelope, DER signature, message under `message`.
+    A,
+    /// `mcps-secure`: `mcps` header member beside the message's own members, P1363 signature.
+    B,
+}
+
+/// A signed envelope, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedEnvelope {
+    pub(crate) profile: Profile,
+    pub(crate) passport_id: String,
+    pub(crate) timestamp: String,
+    pub(crate) nonce: Nonce,
+    pub(crate) signature: String,
+    pub(crate) message: Value,
+}
+
+impl SignedEnvelope {
+    /// The passport id.
+    #[must_use]
+    pub fn passport_id(&self) -> &str {
+        &self.passport_id
+    }
+
+    /// The timestamp text that was signed.
+    #[must_use]
+    pub fn timestamp(&self) -> &str {
+        &self.timestamp
+    }
+
+    /// The nonce.
+    #[must_use]
+    pub fn nonce(&self) -> &Nonce {
+        &self.nonce
+    }
+
+    /// The base64 signature: DER in profile A, P1363 in profile B.
+    #[must_use]
+    pub fn signature(&self) -> &str {
+        &self.signature
+    }
+
+    /// The signed message.
+    #[must_use]
+    pub fn message(&self) -> &Value {
+        &self.message
+    }
+
+    /// The envelope as a JSON object. Profile A: members in the reference's order (`mcps`,
+    /// `passport_id`, `timestamp`, `nonce`, `signature`, `message`). Profile B: the `mcps`
+    /// header first, then the message's members in order.
+    #[must_use]
+    pub fn to_value(&self) -> Value {
+        match self.profile {
+            Profile::A => {
+                let mut object = Object::new();
+                object.insert("mcps", Value::from(crate::profile_a::VERSION));
+                self.insert_fields(&mut object);
+                object.insert("message", self.message.clone());
+                Value::Object(object)
+            }
+            Profile::B => {
+                let mut header = Object::new();
+                header.insert("version", Value::from(crate::profile_b::VERSION));
+                self.insert_fields(&mut header);
+                let mut object = Object::new();
+                object.insert(crate::profile_b::HEADER, Value::Object(header));
+                if let Value::Object(message) = &self.message {
+                    for (key, value) in message.iter() {
+                        object.insert(key.clone(), value.clone());
+                    }
+                }
+                Value::Object(object)
+            }
+        }
+    }
+
+    fn insert_fields(&self, object: &mut Object) {
+        object.insert("passport_id", Value::from(self.passport_id.as_str()));
+        object.insert("timestamp", Value::from(self.timestamp.as_str()));
+        object.insert("nonce", Value::from(self.nonce.as_str()));
+        object.insert("signature", Value::from(self.signature.as_str()));
+    }
+
+    /// The envelope as wire text: profile A as CPython's `json.dumps` would write it (so the
+    /// message part is byte-identical to what was signed), profile B in its compact canonical
+    /// form.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooDeep`] for a message nested too deeply.
+    pub fn to_json(&self) -> Result<String, Error> {
+        match self.profile {
+            Profile::A => canonical::python_dumps(&self.to_value()),
+            Profile::B => canonical::profile_b(&self.to_value()),
+        }
+    }
+}
+
+/// An envelope whose signature verified and whose timestamp is inside the window.
+///
+/// Freshness of the nonce is *not* established yet: pass it to
+/// [`ReplayCache::admit`](crate::replay::ReplayCache::admit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedEnvelope {
+    pub(crate) version: String,
+    pub(crate) passport_id: String,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) nonce: Nonce,
+    pub(crate) message: Value,
+}
+
+impl VerifiedEnvelope {
+    /// The envelope's version: profile A's `mcps` value (not covered by its signature), or
+    /// profile B's `mcps.version`.
+    #[must_use]
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The signed passport id. The signature proves possession of the verifying key, not that
+    /// this id belongs to that key: bind them through a verified passport.
+    #[must_use]
+    pub fn passport_id(&self) -> &str {
+        &self.passport_id
+    }
+
+    /// The signed timestamp.
+    #[must_use]
+    pub fn timestamp(&self) -> Timestamp {
+        self.timestamp
+    }
+
+    /// The signed nonce.
+    #[must_use]
+    pub fn nonce(&self) -> &Nonce {
+        &self.nonce
+    }
+
+    /// The signed message (in profile B: every top-level member except `mcps`).
+    #[must_use]
+    pub fn message(&self) -> &Value {
+        &self.message
+    }
+
+    /// The signed message, by value.
+    #[must_use]
+    pub fn into_message(self) -> Value {
+        self.message
+    }
+}
