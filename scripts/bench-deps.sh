@@ -26,12 +26,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deps="$repo/scripts/deps/bench"
 stamp_name=.mcpgate-bench-stamp
 
-log() { printf 'bench-deps: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH; $2"; }
+deps_tool=bench-deps
+# shellcheck source=scripts/lib/deps.sh
+source "$repo/scripts/lib/deps.sh"
 
 # The stamp a component should carry: its pins, then a checksum of every file in $1.
 expected_stamp() {
@@ -39,18 +36,6 @@ expected_stamp() {
 	shift
 	printf '%s\n' "$@"
 	(cd "$src" && sha256sum -- "${files[@]}")
-}
-
-up_to_date() {
-	[[ -f "$1/$stamp_name" && -e "$3" && "$(<"$1/$stamp_name")" == "$2" ]]
-}
-
-base_python() {
-	local py=${MCPGATE_BASE_PYTHON:-python3}
-	need "$py" "install Python >= 3.10 (or set MCPGATE_BASE_PYTHON)"
-	"$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
-		die "$py is $("$py" -V 2>&1); mcp-proxy needs Python >= 3.10 (set MCPGATE_BASE_PYTHON)"
-	printf '%s\n' "$py"
 }
 
 # A Node.js >= 20 to run supergateway with.
@@ -99,29 +84,8 @@ relock() {
 	log "done; review the changes under scripts/deps/bench/"
 }
 
-case "${1:-}" in
-"") ;;
---relock)
-	relock
-	exit 0
-	;;
--h | --help)
-	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 0
-	;;
-*) die "unknown argument '$1' (see --help)" ;;
-esac
-
-cache=$(realpath -m -- "${MCPGATE_CACHE:-$HOME/.cache/mcpgate}")
-case "$cache/" in
-"$(realpath -- "$repo")"/*) die "the cache ($cache) must be outside the repository ($repo)" ;;
-esac
-mkdir -p "$cache"
-
-if command -v flock >/dev/null 2>&1; then
-	exec 9>"$cache/.bench-lock"
-	flock -w 900 9 || die "timed out waiting for the lock on $cache/.bench-lock"
-fi
+deps_main_args "${BASH_SOURCE[0]}" "$@"
+open_cache .bench-lock
 
 started=$SECONDS
 

@@ -27,12 +27,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deps="$repo/scripts/deps"
 stamp_name=.mcpgate-deps-stamp
 
-log() { printf 'test-deps: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH; $2"; }
+deps_tool=test-deps
+# shellcheck source=scripts/lib/deps.sh
+source "$repo/scripts/lib/deps.sh"
 
 # The version of npm package $2 pinned in package.json file $1.
 npm_pin() { sed -n "s|.*\"$2\": *\"\\([^\"]*\\)\".*|\\1|p" "$1"; }
@@ -46,11 +43,6 @@ expected_stamp() {
 	(cd "$src" && sha256sum -- *)
 }
 
-# True when component directory $1 carries stamp $2 and file $3 exists.
-up_to_date() {
-	[[ -f "$1/$stamp_name" && -e "$3" && "$(<"$1/$stamp_name")" == "$2" ]]
-}
-
 # (Re)install the npm project described by scripts/deps/$1 into directory $2, exactly as locked.
 npm_install_locked() {
 	local src="$deps/$1" dest=$2
@@ -61,15 +53,6 @@ npm_install_locked() {
 	# --ignore-scripts: none of the locked packages needs an install script.
 	(cd "$dest" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn) >&2 ||
 		die "npm ci failed in $dest (if a pin in $src/package.json changed, run scripts/test-deps.sh --relock)"
-}
-
-# A Python >= 3.10 (required by the mcp SDK) to build the virtualenv from.
-base_python() {
-	local py=${MCPGATE_BASE_PYTHON:-python3}
-	need "$py" "install Python >= 3.10 (or set MCPGATE_BASE_PYTHON)"
-	"$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
-		die "$py is $("$py" -V 2>&1); the mcp SDK needs Python >= 3.10 (set MCPGATE_BASE_PYTHON)"
-	printf '%s\n' "$py"
 }
 
 # Regenerate the lock files in scripts/deps/ from the top-level pins. Needs the network.
@@ -100,30 +83,8 @@ relock() {
 	log "done; review and commit the changes under scripts/deps/"
 }
 
-case "${1:-}" in
-"") ;;
---relock)
-	relock
-	exit 0
-	;;
--h | --help)
-	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 0
-	;;
-*) die "unknown argument '$1' (see --help)" ;;
-esac
-
-cache=$(realpath -m -- "${MCPGATE_CACHE:-$HOME/.cache/mcpgate}")
-case "$cache/" in
-"$(realpath -- "$repo")"/*) die "the cache ($cache) must be outside the repository ($repo)" ;;
-esac
-mkdir -p "$cache"
-
-# Serialise concurrent runs (two checkouts sharing one cache) so neither sees half an install.
-if command -v flock >/dev/null 2>&1; then
-	exec 9>"$cache/.lock"
-	flock -w 900 9 || die "timed out waiting for the lock on $cache"
-fi
+deps_main_args "${BASH_SOURCE[0]}" "$@"
+open_cache .lock
 
 started=$SECONDS
 
