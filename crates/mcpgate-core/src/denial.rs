@@ -24,6 +24,14 @@ pub mod codes {
     pub const SHUTTING_DOWN: i64 = -31005;
     /// The client went away before the answer; the request was cancelled.
     pub const CLIENT_GONE: i64 = -31006;
+    /// The request carries no valid credential.
+    pub const UNAUTHENTICATED: i64 = -31010;
+    /// The credential is valid but lacks a scope the request needs.
+    pub const INSUFFICIENT_SCOPE: i64 = -31011;
+    /// Authorization policy denied the request.
+    pub const FORBIDDEN: i64 = -31012;
+    /// The gateway cannot check the credential now (for example, the key set is unreachable).
+    pub const AUTH_UNAVAILABLE: i64 = -31013;
 }
 
 /// Which side caused a denial: recorded in the audit log.
@@ -103,6 +111,25 @@ pub enum Denial {
     /// A 2026-07-28 client closed its response stream before the answer, which cancels the
     /// request (recorded in the audit log; there is nobody left to answer).
     ClientGone,
+    /// No valid credential: HTTP 401 with the `WWW-Authenticate` challenge.
+    Unauthenticated {
+        /// What is wrong, for the person reading it (never the credential itself).
+        reason: String,
+        /// The `WWW-Authenticate` header value.
+        challenge: String,
+    },
+    /// A valid credential without a scope the request needs: HTTP 403 with the challenge.
+    InsufficientScope {
+        /// The scopes the request needs, space-separated.
+        scope: String,
+        /// The `WWW-Authenticate` header value.
+        challenge: String,
+    },
+    /// Authorization policy denied the request. The message says only that: never whether
+    /// the tool, resource or prompt exists.
+    Forbidden,
+    /// The credential cannot be checked now (fail closed): HTTP 503.
+    AuthUnavailable(String),
     /// Something the gateway cannot explain to the client without leaking internals.
     Internal,
 }
@@ -129,6 +156,10 @@ impl Denial {
             Self::Capacity(_) => codes::CAPACITY,
             Self::ShuttingDown => codes::SHUTTING_DOWN,
             Self::ClientGone => codes::CLIENT_GONE,
+            Self::Unauthenticated { .. } => codes::UNAUTHENTICATED,
+            Self::InsufficientScope { .. } => codes::INSUFFICIENT_SCOPE,
+            Self::Forbidden => codes::FORBIDDEN,
+            Self::AuthUnavailable(_) => codes::AUTH_UNAVAILABLE,
         }
     }
 
@@ -159,7 +190,11 @@ impl Denial {
             | Self::UpstreamClosed
             | Self::ClientGone
             | Self::Internal => 200,
-            Self::Capacity(_) | Self::ShuttingDown => 503,
+            // A policy denial answers one call; the session and transport stay usable.
+            Self::Forbidden => 200,
+            Self::Unauthenticated { .. } => 401,
+            Self::InsufficientScope { .. } => 403,
+            Self::Capacity(_) | Self::ShuttingDown | Self::AuthUnavailable(_) => 503,
         }
     }
 
@@ -170,6 +205,16 @@ impl Denial {
                 requested,
                 supported,
             } => Some(serde_json::json!({ "supported": supported, "requested": requested })),
+            _ => None,
+        }
+    }
+
+    /// The `WWW-Authenticate` header an HTTP answer carrying this denial must have.
+    pub fn www_authenticate(&self) -> Option<&str> {
+        match self {
+            Self::Unauthenticated { challenge, .. } | Self::InsufficientScope { challenge, .. } => {
+                Some(challenge)
+            }
             _ => None,
         }
     }
@@ -188,11 +233,16 @@ impl Denial {
             | Self::UnsupportedProtocolVersion { .. }
             | Self::SessionRequired
             | Self::SessionNotFound
-            | Self::ClientGone => Side::Client,
+            | Self::ClientGone
+            | Self::Unauthenticated { .. }
+            | Self::InsufficientScope { .. }
+            | Self::Forbidden => Side::Client,
             Self::UpstreamUnavailable(_) | Self::UpstreamTimeout { .. } | Self::UpstreamClosed => {
                 Side::Upstream
             }
-            Self::Capacity(_) | Self::ShuttingDown | Self::Internal => Side::Gateway,
+            Self::Capacity(_) | Self::ShuttingDown | Self::Internal | Self::AuthUnavailable(_) => {
+                Side::Gateway
+            }
         }
     }
 
@@ -217,6 +267,10 @@ impl Denial {
             Self::ShuttingDown => "shutting_down",
             Self::ClientGone => "client_gone",
             Self::Internal => "internal",
+            Self::Unauthenticated { .. } => "unauthenticated",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::Forbidden => "forbidden",
+            Self::AuthUnavailable(_) => "auth_unavailable",
         }
     }
 }
@@ -266,6 +320,14 @@ impl fmt::Display for Denial {
                 f.write_str("the client closed the stream before the answer; request cancelled")
             }
             Self::Internal => f.write_str("internal gateway error"),
+            Self::Unauthenticated { reason, .. } => write!(f, "unauthenticated: {reason}"),
+            Self::InsufficientScope { scope, .. } => {
+                write!(f, "insufficient scope: this request needs `{scope}`")
+            }
+            Self::Forbidden => f.write_str("denied by policy"),
+            Self::AuthUnavailable(m) => {
+                write!(f, "cannot authenticate the request now: {m}; retry later")
+            }
         }
     }
 }
@@ -285,6 +347,16 @@ mod tests {
             Denial::Capacity("x".into()),
             Denial::ShuttingDown,
             Denial::ClientGone,
+            Denial::Forbidden,
+            Denial::AuthUnavailable("x".into()),
+            Denial::Unauthenticated {
+                reason: "x".into(),
+                challenge: "Bearer".into(),
+            },
+            Denial::InsufficientScope {
+                scope: "x".into(),
+                challenge: "Bearer".into(),
+            },
         ] {
             assert!(!(-32768..=-32000).contains(&d.code()), "{d:?}");
         }

@@ -1,11 +1,13 @@
 //! The per-message context that pipeline stages read and annotate.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
+use crate::denial::Denial;
 use crate::jsonrpc::Message;
+use crate::principal::Principal;
 use crate::revision::ProtocolVersion;
 
 /// Which way a message travels through the gateway.
@@ -27,25 +29,6 @@ impl Direction {
     }
 }
 
-/// Who sent a message. Until authentication is configured every caller is anonymous.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// A stable identifier.
-    pub id: String,
-    /// How the principal was established.
-    pub authenticated_by: &'static str,
-}
-
-impl Principal {
-    /// The principal of an unauthenticated caller.
-    pub fn anonymous() -> Self {
-        Self {
-            id: "anonymous".into(),
-            authenticated_by: "none",
-        }
-    }
-}
-
 /// One message on its way through the pipeline, with what the stages learnt about it.
 #[derive(Debug)]
 pub struct Exchange {
@@ -59,8 +42,11 @@ pub struct Exchange {
     pub upstream: String,
     /// The protocol revision in force for this message.
     pub version: ProtocolVersion,
-    /// Who sent it.
-    pub principal: Principal,
+    /// Who sent it: set by the front from the transport's credentials (anonymous until then).
+    pub principal: Arc<Principal>,
+    /// Why the front could not authenticate the sender, if it could not: the authentication
+    /// stage refuses the message with it (after validation, as the pipeline order says).
+    pub auth_failure: Option<Denial>,
     /// When the gateway received it.
     pub received: Instant,
     /// Size of the message as received, in bytes.
@@ -86,6 +72,7 @@ impl Exchange {
             upstream,
             version,
             principal: Principal::anonymous(),
+            auth_failure: None,
             received: Instant::now(),
             size,
             params: OnceLock::new(),

@@ -13,9 +13,11 @@
 pub mod denial;
 pub mod exchange;
 pub mod jsonrpc;
+pub mod principal;
 pub mod revision;
 
 pub use denial::{Denial, Side};
-pub use exchange::{Direction, Exchange, Principal};
+pub use exchange::{Direction, Exchange};
+pub use principal::{AuthMethod, Principal, PrincipalKind};
 pub use jsonrpc::{Id, Kind, Limits, Message, ParamsPeek, ParseError};
 pub use revision::{Era, ProtocolVersion};

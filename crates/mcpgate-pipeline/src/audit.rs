@@ -41,6 +41,8 @@ pub struct AuditRecord {
     pub session: String,
     /// Who sent the message.
     pub principal: String,
+    /// How the sender authenticated (`none`, `api_key`, `jwt`, `gateway_token`, `mtls`, `stdio`).
+    pub auth: &'static str,
     /// The upstream it was for.
     pub upstream: String,
     /// `client_to_server` or `server_to_client`.
@@ -111,6 +113,7 @@ impl AuditRecord {
             time: now(),
             session: x.session.clone(),
             principal: x.principal.id.clone(),
+            auth: x.principal.method.as_str(),
             upstream: x.upstream.clone(),
             direction: x.direction.as_str(),
             kind: kind_name(m.kind()),
@@ -139,6 +142,7 @@ impl AuditRecord {
             time: now(),
             session: session.to_owned(),
             principal: "anonymous".to_owned(),
+            auth: "none",
             upstream: upstream.to_owned(),
             direction: direction.as_str(),
             kind: "unparsed",
