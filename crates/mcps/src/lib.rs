@@ -30,7 +30,7 @@
 //! | [`profile_b`] | profile B envelope signing and verification |
 //! | [`native`] | strict `mcps-native/1` envelopes (RFC 8785, every field signed) and transcript chains |
 //! | [`replay`] | bounded `(passport_id, nonce)` replay cache |
-//! | [`passport`] | profile A passports: create, sign, verify, validate |
+//! | [`passport`] | profile A and B passports: create, sign, verify, validate |
 //! | [`tool_pin`] | profile A tool signatures and whole-definition pins |
 //! | [`transcript`] | handshake transcript binding |
 //! | [`error`] | the one [`Error`] type and its stable [`RejectCode`]s |

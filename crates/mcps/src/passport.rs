@@ -1,4 +1,4 @@
-//! Profile A agent passports: create, sign, verify and validate.
+//! Agent passports of profiles A and B: create, sign, verify and validate.
 //!
 //! A passport is a JSON object describing an agent and its public key, signed by an issuer
 //! (a trust authority, or the agent itself for `"issuer": "self"`):
@@ -15,11 +15,23 @@
 //! The signature covers [`canonical::profile_a`] of the passport without its `signature` member
 //! (sorted keys, compact, Python leaves — not RFC 8785). Member order on the wire is irrelevant.
 //!
+//! # Profile B
+//!
+//! Profile B (`mcps-secure` 1.0.0) passports have the same members plus `origin` (a URI or
+//! `null`) and `issuer_chain` (a list), `mcps_version` `"1.0"`, and a trust level of 0 for
+//! self-issued passports. Their signature is a 64-byte P1363 `r‖s` ECDSA P-256 signature
+//! (standard base64) over [`canonical::profile_b`] of the passport without `signature`.
+//! [`Passport::create_for`] makes either kind; [`Passport::profile`] tells them apart by
+//! `mcps_version` (which the signature covers), and [`Passport::sign`],
+//! [`Passport::verify_signature`] and [`Passport::validate`] follow it. Profile B signatures are
+//! verified low-S only, as profile B envelopes are (the reference only ever emits low-S).
+//!
 //! # Stricter than the reference
 //!
 //! [`Passport::validate`] checks every member's type and format, not just truthiness: a valid
 //! P-256 JWK, strict UTC timestamps with `issued_at ≤ expires_at`, `issued_at` not in the future,
-//! a well-formed `asp_…` id, `mcps_version` `"1.0.0"`, and the size and issuer-chain limits of
+//! a well-formed `asp_…` id, `mcps_version` `"1.0.0"` (or `"1.0"`), `origin` a string or `null`,
+//! and the size and issuer-chain limits of
 //! [`PassportLimits`]. [`Passport::sign`] replaces an existing signature instead of signing it.
 //!
 //! The `trust_level` member is written by the passport's creator and is therefore only a claim
@@ -30,6 +42,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::Profile;
 use crate::canonical::{self, Object, ParseOptions, Value};
 use crate::error::Error;
 use crate::keys::{Algorithm, Jwk, SignatureFormat, SignaturePolicy, SigningKey, VerifyingKey};
@@ -38,6 +51,9 @@ use crate::time::Timestamp;
 
 /// The `mcps_version` of profile A passports.
 pub const VERSION: &str = "1.0.0";
+
+/// The `mcps_version` of profile B passports.
+pub const VERSION_B: &str = "1.0";
 
 /// The reference's default lifetime, 365 days.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(365 * 86_400);
@@ -92,6 +108,8 @@ pub struct NewPassport {
     pub ttl: Duration,
     /// The passport id; `None` draws `asp_` + 32 random hex digits.
     pub passport_id: Option<String>,
+    /// `origin`, the URI of the server the agent is meant for (profile B only).
+    pub origin: Option<String>,
 }
 
 impl NewPassport {
@@ -110,6 +128,7 @@ impl NewPassport {
             issued_at,
             ttl: DEFAULT_TTL,
             passport_id: None,
+            origin: None,
         }
     }
 }
@@ -135,24 +154,47 @@ pub struct PassportInfo {
     pub expires_at: Timestamp,
     /// `issuer`.
     pub issuer: String,
+    /// The profile, from `mcps_version`.
+    pub profile: Profile,
+    /// `origin`, a profile B member (`None` when absent or `null`).
+    pub origin: Option<String>,
 }
 
-/// A profile A passport, kept as its JSON object (member order preserved).
+/// A profile A or B passport, kept as its JSON object (member order preserved).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Passport {
     object: Object,
 }
 
 impl Passport {
-    /// Builds an unsigned passport.
+    /// Builds an unsigned profile A passport; [`Passport::create_for`] with [`Profile::A`].
     ///
     /// # Errors
     ///
-    /// [`Error::WrongKeyType`] unless the key is P-256 (profile A passports carry EC JWKs);
-    /// [`Error::BadPassportId`] for a malformed explicit id; [`Error::PassportMalformed`] for an
-    /// empty name or issuer, a trust level above 4, or a non-object scan;
-    /// [`Error::BadTimestamp`] for times outside years 0001 to 9999; [`Error::Random`].
+    /// As [`Passport::create_for`].
     pub fn create(new: NewPassport) -> Result<Self, Error> {
+        Self::create_for(Profile::A, new)
+    }
+
+    /// Builds an unsigned passport of `profile`, with the members in the reference's order.
+    ///
+    /// Without an explicit `trust_level` the reference's rule applies: profile A claims 3 with
+    /// scan results and 1 otherwise; profile B claims 0 for a self-issued passport (`issuer`
+    /// `"self"`), else 3 with scan results and 1 otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongKeyType`] unless the key is P-256 (passports carry EC JWKs);
+    /// [`Error::BadPassportId`] for a malformed explicit id; [`Error::PassportMalformed`] for an
+    /// empty name or issuer, a trust level above 4, a non-object scan, or an `origin` in a
+    /// profile A passport; [`Error::BadTimestamp`] for times outside years 0001 to 9999;
+    /// [`Error::Random`].
+    pub fn create_for(profile: Profile, new: NewPassport) -> Result<Self, Error> {
+        if profile == Profile::A && new.origin.is_some() {
+            return Err(Error::PassportMalformed(
+                "`origin` exists only in profile b passports",
+            ));
+        }
         if new.public_key.algorithm() != Algorithm::EcdsaP256 {
             return Err(Error::WrongKeyType("profile a passports carry p-256 keys"));
         }
@@ -171,9 +213,12 @@ impl Passport {
             return Err(Error::PassportMalformed("`scan` must be an object or null"));
         }
         scan.check_strict()?;
-        let trust_level = new
-            .trust_level
-            .unwrap_or(if scan.is_truthy() { 3 } else { 1 });
+        let default_level = match profile {
+            Profile::B if new.issuer == "self" => 0,
+            _ if scan.is_truthy() => 3,
+            _ => 1,
+        };
+        let trust_level = new.trust_level.unwrap_or(default_level);
         if trust_level > 4 {
             return Err(Error::PassportMalformed("`trust_level` must be 0 to 4"));
         }
@@ -187,10 +232,17 @@ impl Passport {
         );
 
         let mut object = Object::new();
-        object.insert("mcps_version", Value::from(VERSION));
+        let version = match profile {
+            Profile::A => VERSION,
+            Profile::B => VERSION_B,
+        };
+        object.insert("mcps_version", Value::from(version));
         object.insert("passport_id", Value::from(passport_id));
         object.insert("agent", Value::Object(agent));
         object.insert("public_key", new.public_key.to_jwk().to_value());
+        if profile == Profile::B {
+            object.insert("origin", new.origin.map_or(Value::Null, Value::from));
+        }
         object.insert("scan", scan);
         object.insert("trust_level", Value::from(trust_level));
         object.insert("issued_at", Value::from(new.issued_at.to_rfc3339_micros()?));
@@ -199,7 +251,48 @@ impl Passport {
             Value::from(new.issued_at.saturating_add(new.ttl).to_rfc3339_micros()?),
         );
         object.insert("issuer", Value::from(new.issuer));
+        if profile == Profile::B {
+            object.insert("issuer_chain", Value::Array(Vec::new()));
+        }
         Ok(Self { object })
+    }
+
+    /// The profile this passport belongs to: [`Profile::B`] when `mcps_version` is `"1.0"`,
+    /// otherwise [`Profile::A`] (whose [`Passport::validate`] then checks the version).
+    #[must_use]
+    pub fn profile(&self) -> Profile {
+        match self.object.get("mcps_version").and_then(Value::as_str) {
+            Some(VERSION_B) => Profile::B,
+            _ => Profile::A,
+        }
+    }
+
+    /// Sets the `issuer` member (before signing). For a profile B passport whose
+    /// `trust_level` followed the reference's default rule, the level is updated to match the
+    /// new issuer (0 for `"self"`, else 3 with scan results and 1 otherwise).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PassportMalformed`] for an empty issuer.
+    pub fn set_issuer(&mut self, issuer: &str) -> Result<(), Error> {
+        if issuer.is_empty() {
+            return Err(Error::PassportMalformed("empty issuer"));
+        }
+        if self.profile() == Profile::B {
+            let scanned = self.object.get("scan").is_some_and(Value::is_truthy);
+            let rule = |issuer: &str| match issuer {
+                "self" => 0,
+                _ if scanned => 3,
+                _ => 1,
+            };
+            let current_issuer = self.object.get("issuer").and_then(Value::as_str);
+            let current_level = self.object.get("trust_level").and_then(Value::as_i64);
+            if current_issuer.is_some_and(|old| current_level == Some(rule(old))) {
+                self.object.insert("trust_level", Value::from(rule(issuer)));
+            }
+        }
+        self.object.insert("issuer", Value::from(issuer));
+        Ok(())
     }
 
     /// Parses a passport from JSON text (strict JSON: no duplicate keys, NaN or lone
@@ -260,19 +353,31 @@ impl Passport {
         self.object.get("signature").and_then(Value::as_str)
     }
 
-    /// The text the signature covers: [`canonical::profile_a`] of every member except
-    /// `signature`.
+    /// The text the signature covers: [`canonical::profile_a`] (profile B:
+    /// [`canonical::profile_b`]) of every member except `signature`.
     ///
     /// # Errors
     ///
-    /// [`Error::TooDeep`] for absurdly nested members.
+    /// [`Error::TooDeep`] for absurdly nested members; for profile B also
+    /// [`Error::NonFiniteNumber`] and [`Error::LoneSurrogate`].
     pub fn signing_input(&self) -> Result<String, Error> {
         let mut unsigned = self.object.clone();
         unsigned.remove("signature");
-        canonical::profile_a(&Value::Object(unsigned))
+        match self.profile() {
+            Profile::A => canonical::profile_a(&Value::Object(unsigned)),
+            Profile::B => canonical::profile_b(&Value::Object(unsigned)),
+        }
     }
 
-    /// Signs the passport with the issuer's key, replacing any existing signature.
+    fn signature_format(&self) -> (SignatureFormat, SignaturePolicy) {
+        match self.profile() {
+            Profile::A => (SignatureFormat::Der, SignaturePolicy::PROFILE_A),
+            Profile::B => (SignatureFormat::P1363, SignaturePolicy::P1363_LOW_S),
+        }
+    }
+
+    /// Signs the passport with the issuer's key, replacing any existing signature: DER for
+    /// profile A, P1363 for profile B.
     ///
     /// # Errors
     ///
@@ -285,7 +390,7 @@ impl Passport {
         }
         self.object.remove("signature");
         let data = self.signing_input()?;
-        let signature = issuer_key.sign(data.as_bytes(), SignatureFormat::Der)?;
+        let signature = issuer_key.sign(data.as_bytes(), self.signature_format().0)?;
         self.object
             .insert("signature", Value::from(STANDARD.encode(signature)));
         Ok(())
@@ -296,7 +401,8 @@ impl Passport {
     /// # Errors
     ///
     /// [`Error::PassportUnsigned`] without a `signature`; [`Error::PassportBadSignature`] if it
-    /// is not canonical base64 DER or does not verify; [`Error::WrongKeyType`] unless the key is
+    /// is not canonical base64 of the profile's encoding (DER for A, 64-byte low-S P1363 for
+    /// B) or does not verify; [`Error::WrongKeyType`] unless the key is
     /// P-256.
     pub fn verify_signature(&self, issuer_key: &VerifyingKey) -> Result<(), Error> {
         if issuer_key.algorithm() != Algorithm::EcdsaP256 {
@@ -313,7 +419,7 @@ impl Passport {
             .map_err(|_| Error::PassportBadSignature)?;
         let data = self.signing_input()?;
         issuer_key
-            .verify(data.as_bytes(), &signature, &SignaturePolicy::PROFILE_A)
+            .verify(data.as_bytes(), &signature, &self.signature_format().1)
             .map_err(|_| Error::PassportBadSignature)
     }
 
@@ -324,7 +430,11 @@ impl Passport {
     /// [`Error::PassportTooLarge`], [`Error::PassportChainTooDeep`],
     /// [`Error::PassportMalformed`], [`Error::PassportNotYetValid`], [`Error::PassportExpired`].
     pub fn validate(&self, now: Timestamp, limits: &PassportLimits) -> Result<PassportInfo, Error> {
-        let size = canonical::profile_a(&self.to_value())?.len();
+        let profile = self.profile();
+        let size = match profile {
+            Profile::A => canonical::profile_a(&self.to_value())?.len(),
+            Profile::B => canonical::profile_b(&self.to_value())?.len(),
+        };
         if size > limits.max_bytes {
             return Err(Error::PassportTooLarge {
                 size,
@@ -351,9 +461,21 @@ impl Passport {
                 .map(str::to_owned)
                 .ok_or(Error::PassportMalformed(what))
         };
-        if text("mcps_version", "`mcps_version` is missing or not a string")? != VERSION {
-            return Err(Error::PassportMalformed("`mcps_version` is not 1.0.0"));
+        let version = text("mcps_version", "`mcps_version` is missing or not a string")?;
+        if version != VERSION && version != VERSION_B {
+            return Err(Error::PassportMalformed(
+                "`mcps_version` is neither 1.0.0 nor 1.0",
+            ));
         }
+        let origin = match self.object.get("origin") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(
+                value
+                    .as_str()
+                    .ok_or(Error::PassportMalformed("`origin` is not a string or null"))?
+                    .to_owned(),
+            ),
+        };
         let passport_id = text("passport_id", "`passport_id` is missing or not a string")?;
         check_passport_id(&passport_id)
             .map_err(|_| Error::PassportMalformed("`passport_id` is not of the form asp_…"))?;
@@ -457,6 +579,8 @@ impl Passport {
             issued_at,
             expires_at,
             issuer,
+            profile,
+            origin,
         })
     }
 
@@ -609,6 +733,107 @@ mod tests {
         assert_eq!(
             unsigned.verify_signature(&authority.verifying_key()),
             Err(Error::PassportUnsigned)
+        );
+    }
+    #[test]
+    fn profile_b_create_sign_verify() {
+        let (agent, authority) = keys();
+        let mut new = NewPassport::new("b-agent", agent.verifying_key(), NOW);
+        new.origin = Some("https://api.example.com".into());
+        new.capabilities = vec!["tools/call".into()];
+        let mut passport = Passport::create_for(Profile::B, new).unwrap();
+        assert_eq!(passport.profile(), Profile::B);
+        let keys: Vec<&str> = passport
+            .as_object()
+            .keys()
+            .filter_map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "mcps_version",
+                "passport_id",
+                "agent",
+                "public_key",
+                "origin",
+                "scan",
+                "trust_level",
+                "issued_at",
+                "expires_at",
+                "issuer",
+                "issuer_chain"
+            ]
+        );
+        assert_eq!(
+            passport.as_object().get("trust_level"),
+            Some(&Value::from(0)),
+            "self-issued profile b passports claim level 0"
+        );
+        passport.set_issuer("example-ta").unwrap();
+        assert_eq!(
+            passport.as_object().get("trust_level"),
+            Some(&Value::from(1))
+        );
+        passport.sign(&authority).unwrap();
+        let signature = STANDARD.decode(passport.signature().unwrap()).unwrap();
+        assert_eq!(signature.len(), 64, "p1363 r||s");
+        assert!(
+            passport
+                .signing_input()
+                .unwrap()
+                .starts_with(r#"{"agent":{"#)
+        );
+
+        let parsed = Passport::parse(&passport.to_json().unwrap()).unwrap();
+        let info = parsed
+            .verify(&authority.verifying_key(), NOW, &PassportLimits::default())
+            .unwrap();
+        assert_eq!(info.profile, Profile::B);
+        assert_eq!(info.origin.as_deref(), Some("https://api.example.com"));
+        assert_eq!(info.issuer, "example-ta");
+        assert_eq!(info.claimed_trust_level, 1);
+        assert_eq!(
+            parsed.verify_signature(&agent.verifying_key()),
+            Err(Error::PassportBadSignature)
+        );
+
+        // The signature covers `mcps_version`: relabelling as profile A breaks it.
+        let mut relabelled = parsed.clone();
+        relabelled
+            .object
+            .insert("mcps_version", Value::from(VERSION));
+        assert_eq!(
+            relabelled.verify_signature(&authority.verifying_key()),
+            Err(Error::PassportBadSignature)
+        );
+        let mut tampered = parsed;
+        tampered
+            .object
+            .insert("origin", Value::from("https://evil.example"));
+        assert_eq!(
+            tampered.verify_signature(&authority.verifying_key()),
+            Err(Error::PassportBadSignature)
+        );
+    }
+
+    #[test]
+    fn origin_rules() {
+        let (agent, _) = keys();
+        let mut new = NewPassport::new("a-agent", agent.verifying_key(), NOW);
+        new.origin = Some("https://api.example.com".into());
+        assert!(matches!(
+            Passport::create(new),
+            Err(Error::PassportMalformed(_))
+        ));
+        let new = NewPassport::new("b-agent", agent.verifying_key(), NOW);
+        let mut passport = Passport::create_for(Profile::B, new).unwrap();
+        passport.object.insert("origin", Value::from(5));
+        assert_eq!(
+            passport
+                .validate(NOW, &PassportLimits::default())
+                .unwrap_err()
+                .reject_code(),
+            RejectCode::PassportMalformed
         );
     }
 }
