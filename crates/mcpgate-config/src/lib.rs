@@ -24,8 +24,11 @@ mod error;
 mod import;
 mod model;
 mod raw;
+mod raw_security;
 mod schema;
+mod security;
 mod validate;
+mod validate_security;
 
 use std::path::Path;
 
@@ -34,6 +37,11 @@ pub use model::{
     AuditConfig, AuditSink, Config, DEFAULT_ENV_PASSTHROUGH, EraPreference, HttpUpstream,
     JsonRpcConfig, LogConfig, LogFormat, MCPGATE_COMMAND, ServerConfig, ServerDangerous, Sharing,
     StdioUpstream, UpstreamConfig, UpstreamTransport,
+};
+pub use security::{
+    ApiKeyConfig, AuthConfig, AuthorizationConfig, CertIdentityConfig, ClientAuth,
+    CredentialConfig, CredentialTarget, JwksSource, JwtConfig, MtlsConfig, PrincipalConfig,
+    PrincipalKindConfig, SecretRef, TlsConfig, TokensConfig, local_user,
 };
 
 /// Reads, parses and validates the configuration file at `path`.
@@ -88,10 +96,13 @@ pub fn embedded_default() -> Config {
             max_sessions: model::DEFAULT_UPSTREAM_MAX_SESSIONS,
             probe_timeout: model::DEFAULT_PROBE_TIMEOUT,
             request_timeout: None,
+            credential: None,
         }],
         jsonrpc: JsonRpcConfig::default(),
         audit: AuditConfig::default(),
         log: LogConfig::default(),
+        auth: None,
+        authorization: None,
     }
 }
 

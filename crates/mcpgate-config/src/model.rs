@@ -10,6 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::security::{AuthConfig, AuthorizationConfig, CredentialConfig, TlsConfig};
+
 /// The `command` value that stands for the running mcpgate binary.
 ///
 /// It is kept as written in the configuration; the runtime substitutes the
@@ -79,6 +81,10 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Diagnostic logging.
     pub log: LogConfig,
+    /// Authentication of clients; `None`: every caller is anonymous.
+    pub auth: Option<AuthConfig>,
+    /// Cedar authorization; `None`: no policy check.
+    pub authorization: Option<AuthorizationConfig>,
 }
 
 impl Config {
@@ -126,6 +132,8 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     /// How long a legacy HTTP session may stay unused before it is closed.
     pub session_idle_timeout: Duration,
+    /// TLS (and client certificates) for the HTTP front.
+    pub tls: Option<TlsConfig>,
     /// Settings that weaken the gateway's protection.
     pub dangerous: ServerDangerous,
 }
@@ -145,6 +153,7 @@ impl Default for ServerConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_sessions: DEFAULT_MAX_SESSIONS,
             session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
+            tls: None,
             dangerous: ServerDangerous::default(),
         }
     }
@@ -176,6 +185,8 @@ pub struct UpstreamConfig {
     pub probe_timeout: Duration,
     /// Overrides the server-wide request timeout for this upstream.
     pub request_timeout: Option<Duration>,
+    /// The gateway's own credential for this upstream.
+    pub credential: Option<CredentialConfig>,
 }
 
 /// How an upstream is reached.
@@ -399,6 +410,7 @@ mod tests {
             max_sessions: 1,
             probe_timeout: DEFAULT_PROBE_TIMEOUT,
             request_timeout: None,
+            credential: None,
         };
         let mut config = Config {
             server: ServerConfig::default(),
@@ -406,6 +418,8 @@ mod tests {
             jsonrpc: JsonRpcConfig::default(),
             audit: AuditConfig::default(),
             log: LogConfig::default(),
+            auth: None,
+            authorization: None,
         };
         assert_eq!(config.default_upstream().name, "b");
         assert_eq!(config.upstream("a").map(|u| u.name.as_str()), Some("a"));

@@ -13,6 +13,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
+use crate::raw_security::{RawAuth, RawAuthorization, RawCredential, RawTls};
+
 /// mcpgate configuration file.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a table")]
@@ -30,6 +32,10 @@ pub(crate) struct RawConfig {
     pub(crate) audit: Option<RawAudit>,
     /// Diagnostic logging.
     pub(crate) log: Option<RawLog>,
+    /// Authentication of clients.
+    pub(crate) auth: Option<RawAuth>,
+    /// Authorization policies.
+    pub(crate) authorization: Option<RawAuthorization>,
 }
 
 /// How the gateway listens and what it accepts from clients.
@@ -66,6 +72,8 @@ pub(crate) struct RawServer {
     /// How long a legacy HTTP session may stay unused before it is closed.
     #[schemars(extend("default" = "30m"))]
     pub(crate) session_idle_timeout: Option<String>,
+    /// TLS for the HTTP front.
+    pub(crate) tls: Option<RawTls>,
     /// Settings that weaken the gateway's protection.
     pub(crate) dangerous: Option<RawDangerous>,
 }
@@ -179,6 +187,8 @@ pub(crate) struct RawUpstream {
     pub(crate) url: Option<String>,
     /// http: extra headers sent with every request.
     pub(crate) headers: Option<BTreeMap<String, String>>,
+    /// The gateway's own credential for this upstream, injected from a secret reference.
+    pub(crate) credential: Option<RawCredential>,
 }
 
 /// Adds the keys each transport requires to the upstream schema.

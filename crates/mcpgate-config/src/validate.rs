@@ -31,7 +31,7 @@ const MAX_NAME_LEN: usize = 64;
 
 /// Header names the gateway manages itself and so refuses as static
 /// upstream headers.
-const MANAGED_HEADERS: &[&str] = &[
+pub(crate) const MANAGED_HEADERS: &[&str] = &[
     "host",
     "content-length",
     "transfer-encoding",
@@ -73,24 +73,34 @@ fn polish(message: &str) -> String {
 }
 
 /// What validation needs to know besides the raw values.
-struct Checker<'a> {
-    origin: &'a str,
-    base_dir: Option<&'a Path>,
+pub(crate) struct Checker<'a> {
+    pub(crate) origin: &'a str,
+    pub(crate) base_dir: Option<&'a Path>,
 }
 
 impl Checker<'_> {
-    fn error(&self, key: &KeyPath, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, key: &KeyPath, message: impl Into<String>) -> ConfigError {
         ConfigError::at_key(self.origin, key, message)
     }
 
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        Ok(Config {
+        let config = Config {
             server: self.server(raw.server.unwrap_or_default())?,
             upstreams: self.upstreams(raw.upstreams)?,
             jsonrpc: self.jsonrpc(raw.jsonrpc.unwrap_or_default())?,
             audit: self.audit(raw.audit.unwrap_or_default())?,
             log: self.log(raw.log.unwrap_or_default())?,
-        })
+            auth: match raw.auth {
+                Some(auth) => Some(self.auth(auth)?),
+                None => None,
+            },
+            authorization: match raw.authorization {
+                Some(authorization) => Some(self.authorization(authorization)?),
+                None => None,
+            },
+        };
+        self.cross_check(&config)?;
+        Ok(config)
     }
 
     fn server(&self, raw: RawServer) -> Result<ServerConfig, ConfigError> {
@@ -156,6 +166,10 @@ impl Checker<'_> {
                     false,
                 )?
                 .unwrap_or(defaults.session_idle_timeout),
+            tls: match raw.tls {
+                Some(tls) => Some(self.tls(tls)?),
+                None => None,
+            },
             dangerous,
         })
     }
@@ -232,7 +246,7 @@ impl Checker<'_> {
     }
 
     /// A non-negative integer in `min..=max`, or `default` when absent.
-    fn count(
+    pub(crate) fn count(
         &self,
         key: &KeyPath,
         value: Option<i64>,
@@ -256,7 +270,7 @@ impl Checker<'_> {
     }
 
     /// A duration such as `60s`, or `None` when absent.
-    fn duration(
+    pub(crate) fn duration(
         &self,
         key: &KeyPath,
         text: Option<&str>,
@@ -373,6 +387,14 @@ impl Checker<'_> {
                 raw.request_timeout.as_deref(),
                 false,
             )?,
+            credential: match &raw.credential {
+                Some(credential) => Some(self.credential(
+                    &key.child("credential"),
+                    credential,
+                    kind == RawTransport::Http,
+                )?),
+                None => None,
+            },
         })
     }
 
@@ -508,7 +530,7 @@ impl Checker<'_> {
         Ok(HttpUpstream { url, headers })
     }
 
-    fn env_name(&self, key: &KeyPath, name: &str) -> Result<(), ConfigError> {
+    pub(crate) fn env_name(&self, key: &KeyPath, name: &str) -> Result<(), ConfigError> {
         if name.is_empty() || name.contains(['=', '\0']) {
             return Err(self.error(
                 key,
@@ -518,7 +540,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn no_nul(&self, key: &KeyPath, value: &str) -> Result<(), ConfigError> {
+    pub(crate) fn no_nul(&self, key: &KeyPath, value: &str) -> Result<(), ConfigError> {
         if value.contains('\0') {
             return Err(self.error(key, "must not contain NUL characters"));
         }
@@ -526,7 +548,7 @@ impl Checker<'_> {
     }
 
     /// A path from the file, resolved against the file's directory.
-    fn path(&self, key: &KeyPath, text: &str) -> Result<PathBuf, ConfigError> {
+    pub(crate) fn path(&self, key: &KeyPath, text: &str) -> Result<PathBuf, ConfigError> {
         if text.trim().is_empty() {
             return Err(self.error(key, "must not be empty"));
         }
