@@ -1,5 +1,7 @@
 //! The security sections: TLS, authentication, authorization and upstream credentials.
 
+#![expect(clippy::panic, reason = "test code")]
+
 use std::time::Duration;
 
 use mcpgate_config::{
