@@ -7,6 +7,7 @@
 //! - [`upstream`] and [`link`]: connections to upstream servers and their id spaces.
 //! - `stdio_upstream` and `http_upstream`: the two kinds of upstream connection.
 //! - [`sse`]: server-sent event framing.
+//! - [`tls`]: TLS and mutual TLS for the HTTP front.
 
 pub mod gateway;
 pub mod http_front;
@@ -17,6 +18,7 @@ pub mod route;
 pub mod sse;
 pub mod stdio_front;
 mod stdio_upstream;
+pub mod tls;
 pub mod upstream;
 
 pub use gateway::Gateway;
