@@ -343,6 +343,26 @@ mod tests {
     }
 
     #[test]
+    fn futures_are_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let auth = Authenticator::new(AuthenticatorConfig::default()).expect("authenticator");
+        let headers = HeaderMap::new();
+        let fut = auth.authenticate(&headers, None);
+        assert_send(&fut);
+        let set = jsonwebtoken::jwk::JwkSet { keys: Vec::new() };
+        let cfg = crate::JwtConfig::new("i", "a", crate::JwksSource::Static(set));
+        let url = url::Url::parse("https://127.0.0.1:1/jwks").expect("url");
+        let v = JwtValidator::new(crate::JwtConfig {
+            jwks: crate::JwksSource::Url(url),
+            ..cfg
+        })
+        .expect("validator");
+        assert_send(&v.validate("t"));
+        fn assert_sync<T: Send + Sync>() {}
+        assert_sync::<Authenticator>();
+    }
+
+    #[test]
     fn jwt_shape_and_issuer_peek() {
         let payload = URL_SAFE_NO_PAD.encode(br#"{"iss":"https://as"}"#);
         let token = format!("eyJhbGciOiJub25lIn0.{payload}.");

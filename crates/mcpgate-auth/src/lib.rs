@@ -22,7 +22,7 @@
 //!   `WWW-Authenticate` challenges (401 missing/invalid, 403 insufficient scope), with every
 //!   value sanitized.
 //! - [`Authenticator`]: combines them. [`Authenticator::authenticate`] maps request headers
-//!   and the client certificate to an `Arc<Principal>` or a [`Denial`]:
+//!   and the client certificate to an `Arc<Principal>` or a [`Denial`](mcpgate_core::Denial):
 //!   `Unauthenticated` (401 + challenge), `InsufficientScope` (403 + challenge) or
 //!   `AuthUnavailable` (503).
 //!
