@@ -5,6 +5,7 @@
 //! configuration), 2 a usage or runtime error.
 
 mod demo_server;
+mod mcps_cli;
 
 /// mimalloc instead of the system allocator: the relay allocates many small, short-lived
 /// buffers per message, and glibc's malloc showed up as a tenth of the gateway's CPU time.
@@ -82,6 +83,8 @@ enum Command {
         /// The JSON file.
         file: PathBuf,
     },
+    #[command(flatten)]
+    Mcps(mcps_cli::McpsCommand),
 }
 
 fn main() -> ExitCode {
@@ -159,6 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{toml}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mcps(command) => mcps_cli::run(command),
     }
 }
 
