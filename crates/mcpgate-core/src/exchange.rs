@@ -1,5 +1,6 @@
 //! The per-message context that pipeline stages read and annotate.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -47,6 +48,9 @@ pub struct Exchange {
     /// Why the front could not authenticate the sender, if it could not: the authentication
     /// stage refuses the message with it (after validation, as the pipeline order says).
     pub auth_failure: Option<Denial>,
+    /// Facts earlier stages established for later ones and for policy (`context.extra` in
+    /// Cedar), such as whether the message was signed and at what trust level.
+    pub facts: BTreeMap<String, serde_json::Value>,
     /// When the gateway received it.
     pub received: Instant,
     /// Size of the message as received, in bytes.
@@ -73,6 +77,7 @@ impl Exchange {
             version,
             principal: Principal::anonymous(),
             auth_failure: None,
+            facts: BTreeMap::new(),
             received: Instant::now(),
             size,
             params: OnceLock::new(),

@@ -6,8 +6,12 @@
 //!
 //! 1. **validate**: strict JSON-RPC and MCP checks for the negotiated revision. First, so that
 //!    every later stage sees only well-formed messages of methods that exist.
-//! 2. (authentication, signature verification, replay, authorization, rate limits and approval
-//!    plug in here, in that order, as they are added.)
+//! 2. **authenticate**: the sender must be a principal the gateway can name (the front reads
+//!    the transport's credentials; this stage refuses when they failed).
+//! 3. (signature verification and replay protection plug in here.)
+//! 4. **authorize**: Cedar policies decide calls (default deny); list results are filtered on
+//!    the way back.
+//! 5. (rate limits and approval plug in here, in that order, as they are added.)
 //!
 //! Whatever the verdict, the transport calls [`Pipeline::finish`] (or
 //! [`Pipeline::finish_unparsed`] for bytes that never became a message): the audit finaliser,
@@ -23,6 +27,8 @@ use std::future::Future;
 use mcpgate_core::{Denial, Exchange, Message};
 
 pub use audit::{AuditLog, AuditRecord, Outcome};
+pub use stages::authenticate::Authenticate;
+pub use stages::authorize::Authorize;
 pub use stages::validate::Validate;
 
 /// Why a stage stopped a message.
@@ -63,24 +69,49 @@ pub trait Stage: Send + Sync {
 #[derive(Debug)]
 pub struct Pipeline {
     validate: Validate,
+    authenticate: Authenticate,
+    authorize: Authorize,
     audit: AuditLog,
 }
 
 impl Pipeline {
-    /// Builds the pipeline from its stages.
+    /// Builds the pipeline from its stages; authorization starts with no policies (see
+    /// [`Pipeline::with_authorize`]).
     pub fn new(validate: Validate, audit: AuditLog) -> Self {
-        Self { validate, audit }
+        Self {
+            validate,
+            authenticate: Authenticate,
+            authorize: Authorize::default(),
+            audit,
+        }
+    }
+
+    /// Sets the authorization stage.
+    #[must_use]
+    pub fn with_authorize(mut self, authorize: Authorize) -> Self {
+        self.authorize = authorize;
+        self
+    }
+
+    /// The authorization stage, for policy reloads.
+    pub fn authorize(&self) -> &Authorize {
+        &self.authorize
     }
 
     /// Runs the request-side stages in order; the first refusal stops the message.
     pub async fn on_request(&self, x: &mut Exchange) -> Result<(), Stop> {
         // 1. Strict JSON-RPC/MCP validation: nothing else may look at a malformed message.
         self.run(&self.validate, x).await?;
+        // 2. Authentication: only a named principal goes further.
+        self.run(&self.authenticate, x).await?;
+        // 4. Authorization: default deny for calls on tools, resources, prompts and servers.
+        self.run(&self.authorize, x).await?;
         Ok(())
     }
 
     /// Runs the response-side stages, in reverse order of the request side.
     pub async fn on_response(&self, x: &Exchange, response: &mut Message) -> Result<(), Stop> {
+        self.authorize.on_response(x, response).await?;
         self.validate.on_response(x, response).await?;
         Ok(())
     }

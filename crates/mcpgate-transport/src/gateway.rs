@@ -16,12 +16,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mcpgate_auth::Authenticator;
 use mcpgate_config::{Config, Sharing};
 use mcpgate_core::revision::{
     META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, META_SERVER_INFO,
     is_cacheable,
 };
-use mcpgate_core::{Denial, Direction, Era, Exchange, Kind, Limits, Message, ProtocolVersion};
+use mcpgate_core::{
+    Denial, Direction, Era, Exchange, Kind, Limits, Message, Principal, ProtocolVersion,
+};
 use mcpgate_pipeline::{Outcome, Pipeline, Stop};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -44,6 +47,58 @@ pub struct Gateway {
     /// Cancelled when shutdown starts.
     pub shutdown: CancellationToken,
     tracker: TaskTracker,
+    security: Security,
+}
+
+/// How callers are identified.
+#[derive(Debug, Clone)]
+pub struct Security {
+    /// Checks the credentials of HTTP requests; `None`: every caller is anonymous.
+    pub authenticator: Option<Arc<Authenticator>>,
+    /// The principal of the stdio front, which has no transport credential.
+    pub stdio_principal: Arc<Principal>,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self {
+            authenticator: None,
+            stdio_principal: Principal::anonymous(),
+        }
+    }
+}
+
+/// Who sent a request, as the front established it from the transport's credentials.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The principal (anonymous when authentication failed).
+    pub principal: Arc<Principal>,
+    /// Why authentication failed, if it did: the pipeline's authentication stage refuses
+    /// the message with it.
+    pub failure: Option<Denial>,
+}
+
+impl Caller {
+    /// An authenticated (or, without authentication configured, anonymous) caller.
+    pub fn new(principal: Arc<Principal>) -> Self {
+        Self {
+            principal,
+            failure: None,
+        }
+    }
+
+    /// A caller whose credentials were refused.
+    pub fn refused(denial: Denial) -> Self {
+        Self {
+            principal: Principal::anonymous(),
+            failure: Some(denial),
+        }
+    }
+
+    fn stamp(&self, x: &mut Exchange) {
+        x.principal = Arc::clone(&self.principal);
+        x.auth_failure.clone_from(&self.failure);
+    }
 }
 
 /// How a legacy session reaches its upstream.
@@ -73,6 +128,8 @@ pub struct Session {
     capabilities: Value,
     client_info: Value,
     last_seen: Mutex<Instant>,
+    /// The principal that started the session: only it may use the session id.
+    principal: Arc<Principal>,
 }
 
 impl Session {
@@ -88,6 +145,11 @@ impl Session {
             .lock()
             .map(|t| t.elapsed())
             .unwrap_or_default()
+    }
+
+    /// Whether `principal` may use this session: only the one that started it may.
+    pub fn owned_by(&self, principal: &Principal) -> bool {
+        self.principal.id == principal.id
     }
 
     /// Ends the session: a link of its own is closed (the child process stops).
@@ -166,8 +228,13 @@ enum Adapt {
 }
 
 impl Gateway {
-    /// Builds the gateway from a validated configuration.
+    /// Builds the gateway from a validated configuration, with every caller anonymous.
     pub fn new(config: Config, pipeline: Pipeline) -> Arc<Self> {
+        Self::with_security(config, pipeline, Security::default())
+    }
+
+    /// Builds the gateway with authentication.
+    pub fn with_security(config: Config, pipeline: Pipeline, security: Security) -> Arc<Self> {
         let pipeline = Arc::new(pipeline);
         let tracker = TaskTracker::new();
         // Answers can be far larger than requests (a file, a long tool list): the upstream
@@ -197,6 +264,7 @@ impl Gateway {
             sessions: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             tracker,
+            security,
         });
         let weak = Arc::downgrade(&gw);
         let shutdown = gw.shutdown.clone();
@@ -211,6 +279,31 @@ impl Gateway {
             }
         });
         gw
+    }
+
+    /// Establishes who sent an HTTP request from its headers and TLS client certificate.
+    pub async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        peer_certificate: Option<&[u8]>,
+    ) -> Caller {
+        match &self.security.authenticator {
+            None => Caller::new(Principal::anonymous()),
+            Some(auth) => match auth.authenticate(headers, peer_certificate).await {
+                Ok(principal) => Caller::new(principal),
+                Err(denial) => Caller::refused(denial),
+            },
+        }
+    }
+
+    /// The authenticator, when authentication is configured.
+    pub fn authenticator(&self) -> Option<&Arc<Authenticator>> {
+        self.security.authenticator.as_ref()
+    }
+
+    /// The caller of the stdio front: its configured principal.
+    pub fn stdio_caller(&self) -> Caller {
+        Caller::new(Arc::clone(&self.security.stdio_principal))
     }
 
     /// The parsing limits from the configuration.
@@ -309,6 +402,7 @@ impl Gateway {
         &self,
         upstream: Arc<Upstream>,
         route_outbox: Option<tokio::sync::mpsc::Sender<String>>,
+        caller: &Caller,
         msg: Message,
         size: usize,
     ) -> Reply {
@@ -331,6 +425,7 @@ impl Gateway {
             version,
             size,
         );
+        caller.stamp(&mut x);
         if let Err(stop) = self.pipeline.on_request(&mut x).await {
             return self.stopped(&x, stop);
         }
@@ -416,6 +511,7 @@ impl Gateway {
             capabilities,
             client_info,
             last_seen: Mutex::new(Instant::now()),
+            principal: Arc::clone(&x.principal),
         });
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.insert(id, Arc::clone(&session));
@@ -435,7 +531,13 @@ impl Gateway {
     }
 
     /// Handles any other client message.
-    pub async fn handle(&self, client: &Client, msg: Message, size: usize) -> Reply {
+    pub async fn handle(
+        &self,
+        client: &Client,
+        caller: &Caller,
+        msg: Message,
+        size: usize,
+    ) -> Reply {
         let span = tracing::debug_span!(
             "message",
             session = %client.session(),
@@ -444,20 +546,25 @@ impl Gateway {
         );
         match client {
             Client::Legacy(session) => {
-                self.handle_legacy(session, msg, size)
+                self.handle_legacy(session, caller, msg, size)
                     .instrument(span)
                     .await
             }
             Client::Modern { route, upstream } => {
-                self.handle_modern(route, upstream, msg, size)
+                self.handle_modern(route, upstream, caller, msg, size)
                     .instrument(span)
                     .await
             }
         }
     }
 
-    async fn handle_legacy(&self, s: &Arc<Session>, msg: Message, size: usize) -> Reply {
-        s.touch();
+    async fn handle_legacy(
+        &self,
+        s: &Arc<Session>,
+        caller: &Caller,
+        msg: Message,
+        size: usize,
+    ) -> Reply {
         let mut x = Exchange::new(
             msg,
             Direction::ClientToServer,
@@ -466,9 +573,17 @@ impl Gateway {
             s.version,
             size,
         );
+        caller.stamp(&mut x);
+        if caller.failure.is_none() && !s.owned_by(&caller.principal) {
+            // A session id is not a credential: another principal holding it learns nothing,
+            // not even that the session exists.
+            tracing::warn!(session = %s.id, "a different principal used the session id");
+            return self.deny(&x, Denial::SessionNotFound);
+        }
         if let Err(stop) = self.pipeline.on_request(&mut x).await {
             return self.stopped(&x, stop);
         }
+        s.touch();
         // From here on the message is the one the stages passed (they may rewrite it).
         let msg = &x.message;
         match msg.kind() {
@@ -540,6 +655,7 @@ impl Gateway {
         &self,
         route: &Arc<ClientRoute>,
         upstream: &Arc<Upstream>,
+        caller: &Caller,
         msg: Message,
         size: usize,
     ) -> Reply {
@@ -551,6 +667,7 @@ impl Gateway {
             ProtocolVersion::LATEST,
             size,
         );
+        caller.stamp(&mut x);
         if let Err(stop) = self.pipeline.on_request(&mut x).await {
             return self.stopped(&x, stop);
         }
@@ -670,7 +787,12 @@ impl Gateway {
 
     /// A 2025-03-26 batch: each element handled in turn, the answers returned as one array
     /// (`None` when nothing in it expects an answer).
-    pub async fn handle_batch(&self, session: &Arc<Session>, bytes: &[u8]) -> Option<String> {
+    pub async fn handle_batch(
+        &self,
+        session: &Arc<Session>,
+        caller: &Caller,
+        bytes: &[u8],
+    ) -> Option<String> {
         let limits = self.limits();
         let items = match mcpgate_core::jsonrpc::split_batch(bytes, limits) {
             Ok(items) => items,
@@ -687,7 +809,7 @@ impl Gateway {
                     continue;
                 }
             };
-            match self.handle(&client, msg, text.len()).await {
+            match self.handle(&client, caller, msg, text.len()).await {
                 Reply::Accepted | Reply::Rejected(_) | Reply::Initialized { .. } => {}
                 Reply::Now { message, .. } => answers.push(message.to_json()),
                 Reply::Pending(mut f) => {

@@ -25,7 +25,7 @@ use http_body_util::BodyExt;
 use mcpgate_core::{Denial, Direction, Era, Kind, Message, ProtocolVersion};
 use tokio::sync::mpsc;
 
-use crate::gateway::{Client, Gateway, InFlight, Reply, Session};
+use crate::gateway::{Caller, Client, Gateway, InFlight, Reply, Session};
 use crate::route::ClientRoute;
 use crate::sse::encode_event;
 
@@ -45,7 +45,66 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/{*path}",
+            get(resource_metadata),
+        )
+        .route("/auth/token", axum::routing::post(issue_token))
         .with_state(gw)
+}
+
+/// RFC 9728 protected-resource metadata, at the root and path-inserted well-known URIs.
+async fn resource_metadata(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    if let Err(resp) = check_host_and_origin(&gw, req.headers()) {
+        return resp;
+    }
+    match crate::auth_http::resource_metadata(&gw) {
+        Some(doc) => {
+            let mut resp = json_body(StatusCode::OK, doc.to_string());
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=300"),
+            );
+            resp
+        }
+        None => plain(
+            StatusCode::NOT_FOUND,
+            "no protected-resource metadata: OAuth is not configured\n",
+        ),
+    }
+}
+
+/// `POST /auth/token`: a short-lived scoped token for an authenticated principal to hand to
+/// a sub-agent.
+async fn issue_token(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    if let Err(resp) = check_host_and_origin(&gw, req.headers()) {
+        return resp;
+    }
+    let mut req = req;
+    let caller = authenticate(&gw, &mut req).await;
+    let (parts, body) = req.into_parts();
+    let bytes = match http_body_util::Limited::new(body, 64 * 1024)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "token request too large\n"),
+    };
+    crate::auth_http::issue_token(&gw, &caller, &parts.headers, &bytes)
+}
+
+/// Who sent `req`: its credential headers and TLS client certificate, checked.
+async fn authenticate(gw: &Gateway, req: &mut Request) -> Caller {
+    let certificate = req
+        .extensions_mut()
+        .remove::<crate::tls::PeerCertificate>()
+        .map(|c| c.0);
+    let headers = req.headers();
+    gw.authenticate(headers, certificate.as_deref()).await
 }
 
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
@@ -75,10 +134,17 @@ async fn serve(gw: Arc<Gateway>, upstream: Option<String>, req: Request) -> Resp
     let Some(upstream) = gw.upstream(upstream.as_deref()) else {
         return plain(StatusCode::NOT_FOUND, "no such upstream\n");
     };
+    let mut req = req;
+    let caller = authenticate(&gw, &mut req).await;
     match *req.method() {
-        axum::http::Method::POST => post(gw, upstream, req).await,
-        axum::http::Method::GET => get_stream(gw, req.headers()).await,
-        axum::http::Method::DELETE => delete(gw, req.headers()),
+        axum::http::Method::POST => post(gw, upstream, caller, req).await,
+        // GET and DELETE carry no message for the pipeline: they are refused here.
+        _ if caller.failure.is_some() => {
+            let denial = caller.failure.unwrap_or(Denial::Internal);
+            jsonrpc_status(status_of(&denial, Era::Legacy), &denial)
+        }
+        axum::http::Method::GET => get_stream(gw, &caller, req.headers()).await,
+        axum::http::Method::DELETE => delete(gw, &caller, req.headers()),
         _ => plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
     }
 }
@@ -156,6 +222,7 @@ fn is_loopback_origin(origin: &str) -> bool {
 async fn post(
     gw: Arc<Gateway>,
     upstream: Arc<crate::upstream::Upstream>,
+    caller: Caller,
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
@@ -210,8 +277,19 @@ async fn post(
         None => None,
     };
     if mcpgate_core::jsonrpc::is_batch(&bytes) {
+        if let Some(denial) = &caller.failure {
+            // A batch is refused as a whole: one challenge for the one HTTP request.
+            gw.pipeline.finish_unparsed(
+                session.as_ref().map_or("-", |s| &s.id),
+                upstream.name(),
+                Direction::ClientToServer,
+                bytes.len(),
+                denial,
+            );
+            return jsonrpc_status(status_of(denial, Era::Legacy), denial);
+        }
         return match session {
-            Some(s) if s.version.allows_batches() => batch(gw, s, &bytes).await,
+            Some(s) if s.version.allows_batches() => batch(gw, s, &caller, &bytes).await,
             _ => {
                 let denial = Denial::BatchNotSupported;
                 gw.pipeline.finish_unparsed(
@@ -250,14 +328,14 @@ async fn post(
     let sse_ok = accepts_sse(&headers);
     if let Some(session) = session {
         let client = Client::Legacy(Arc::clone(&session));
-        let reply = gw.handle(&client, msg, size).await;
+        let reply = gw.handle(&client, &caller, msg, size).await;
         return respond(&gw, reply, Era::Legacy, sse_ok, Some(&session)).await;
     }
     if msg.method() == Some("initialize")
         && msg.kind() == Kind::Request
         && !claims_modern(&headers, &msg)
     {
-        let reply = gw.initialize(upstream, None, msg, size).await;
+        let reply = gw.initialize(upstream, None, &caller, msg, size).await;
         return respond(&gw, reply, Era::Legacy, sse_ok, None).await;
     }
     // No session: this must be a modern request.
@@ -285,7 +363,7 @@ async fn post(
         ClientRoute::new(format!("req-{}", request_tag()), None).with_forward_headers(params),
     );
     let client = Client::Modern { route, upstream };
-    let reply = gw.handle(&client, msg, size).await;
+    let reply = gw.handle(&client, &caller, msg, size).await;
     respond(&gw, reply, Era::Modern, sse_ok, None).await
 }
 
@@ -411,14 +489,19 @@ fn decode_header_value(raw: &[u8]) -> Option<String> {
     }
 }
 
-async fn batch(gw: Arc<Gateway>, session: Arc<Session>, bytes: &Bytes) -> Response {
+async fn batch(
+    gw: Arc<Gateway>,
+    session: Arc<Session>,
+    caller: &Caller,
+    bytes: &Bytes,
+) -> Response {
     if let Err(e) = mcpgate_core::jsonrpc::split_batch(bytes, gw.limits()) {
         return jsonrpc_response(
             status_of(&e.denial, Era::Legacy),
             &Message::denial(None, &e.denial),
         );
     }
-    match gw.handle_batch(&session, bytes).await {
+    match gw.handle_batch(&session, caller, bytes).await {
         Some(answers) => json_body(StatusCode::OK, answers),
         None => StatusCode::ACCEPTED.into_response(),
     }
@@ -435,8 +518,10 @@ async fn respond(
         Reply::Accepted => StatusCode::ACCEPTED.into_response(),
         Reply::Rejected(denial) => rejected(&denial, era),
         Reply::Now { message, denial } => {
-            let status = denial.map_or(StatusCode::OK, |d| status_of(&d, era));
-            jsonrpc_response(status, &message)
+            let status = denial
+                .as_ref()
+                .map_or(StatusCode::OK, |d| status_of(d, era));
+            with_challenge(jsonrpc_response(status, &message), denial.as_ref())
         }
         Reply::Initialized { session, message } => {
             let mut resp = jsonrpc_response(StatusCode::OK, &message);
@@ -557,14 +642,19 @@ fn sse_response(gw: Arc<Gateway>, f: Box<InFlight>, first: String, era: Era) -> 
     sse_headers(Response::new(Body::from_stream(stream)))
 }
 
-async fn get_stream(gw: Arc<Gateway>, headers: &HeaderMap) -> Response {
+async fn get_stream(gw: Arc<Gateway>, caller: &Caller, headers: &HeaderMap) -> Response {
     let Some(id) = headers.get(SESSION_HEADER) else {
         return plain(
             StatusCode::METHOD_NOT_ALLOWED,
             "GET needs an Mcp-Session-Id: 2026-07-28 has no GET stream\n",
         );
     };
-    let Some(session) = id.to_str().ok().and_then(|id| gw.session(id)) else {
+    let Some(session) = id
+        .to_str()
+        .ok()
+        .and_then(|id| gw.session(id))
+        .filter(|s| s.owned_by(&caller.principal))
+    else {
         return jsonrpc_status(StatusCode::NOT_FOUND, &Denial::SessionNotFound);
     };
     if !accepts_sse(headers) {
@@ -604,14 +694,17 @@ async fn get_stream(gw: Arc<Gateway>, headers: &HeaderMap) -> Response {
     sse_headers(Response::new(Body::from_stream(stream)))
 }
 
-fn delete(gw: Arc<Gateway>, headers: &HeaderMap) -> Response {
+fn delete(gw: Arc<Gateway>, caller: &Caller, headers: &HeaderMap) -> Response {
     let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
         return plain(
             StatusCode::METHOD_NOT_ALLOWED,
             "DELETE needs an Mcp-Session-Id: 2026-07-28 has no sessions\n",
         );
     };
-    if gw.end_session(id) {
+    let owned = gw
+        .session(id)
+        .is_some_and(|s| s.owned_by(&caller.principal));
+    if owned && gw.end_session(id) {
         StatusCode::OK.into_response()
     } else {
         jsonrpc_status(StatusCode::NOT_FOUND, &Denial::SessionNotFound)
@@ -654,7 +747,20 @@ fn status_of(denial: &Denial, era: Era) -> StatusCode {
 }
 
 fn jsonrpc_status(status: StatusCode, denial: &Denial) -> Response {
-    jsonrpc_response(status, &Message::denial(None, denial))
+    with_challenge(
+        jsonrpc_response(status, &Message::denial(None, denial)),
+        Some(denial),
+    )
+}
+
+/// Adds the `WWW-Authenticate` challenge an authentication refusal must carry.
+fn with_challenge(mut resp: Response, denial: Option<&Denial>) -> Response {
+    if let Some(challenge) = denial.and_then(Denial::www_authenticate)
+        && let Ok(value) = HeaderValue::from_str(challenge)
+    {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    resp
 }
 
 fn jsonrpc_response(status: StatusCode, message: &Message) -> Response {

@@ -9,6 +9,7 @@
 //! - [`sse`]: server-sent event framing.
 //! - [`tls`]: TLS and mutual TLS for the HTTP front.
 
+mod auth_http;
 pub mod gateway;
 pub mod http_front;
 mod http_upstream;

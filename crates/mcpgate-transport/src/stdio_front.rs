@@ -37,6 +37,8 @@ where
         tokio_util::sync::CancellationToken::new(),
     ));
     let limits = gw.limits();
+    // stdio has no transport credential: every message comes from the configured principal.
+    let caller = gw.stdio_caller();
     let mut lines = FramedRead::new(input, LineCodec::new(limits.max_bytes));
     let tasks = TaskTracker::new();
     let mut session: Option<Arc<Session>> = None;
@@ -79,8 +81,9 @@ where
             && mcpgate_core::jsonrpc::is_batch(&line)
         {
             let (gw2, s, out) = (Arc::clone(&gw), Arc::clone(s), out_tx.clone());
+            let caller = caller.clone();
             tasks.spawn(async move {
-                if let Some(answer) = gw2.handle_batch(&s, &line).await {
+                if let Some(answer) = gw2.handle_batch(&s, &caller, &line).await {
                     let _ = out.send(answer).await;
                 }
             });
@@ -106,7 +109,13 @@ where
             Some(s) => Client::Legacy(Arc::clone(s)),
             None if msg.method() == Some("initialize") && msg.kind() == Kind::Request => {
                 match gw
-                    .initialize(Arc::clone(&upstream), Some(out_tx.clone()), msg, size)
+                    .initialize(
+                        Arc::clone(&upstream),
+                        Some(out_tx.clone()),
+                        &caller,
+                        msg,
+                        size,
+                    )
                     .await
                 {
                     Reply::Initialized {
@@ -147,8 +156,9 @@ where
         };
         let gw2 = Arc::clone(&gw);
         let out = out_tx.clone();
+        let caller = caller.clone();
         tasks.spawn(async move {
-            match gw2.handle(&client, msg, size).await {
+            match gw2.handle(&client, &caller, msg, size).await {
                 Reply::Accepted | Reply::Rejected(_) => {}
                 Reply::Now { message, .. } | Reply::Initialized { message, .. } => {
                     let _ = out.send(message.to_json()).await;

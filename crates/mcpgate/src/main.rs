@@ -6,6 +6,8 @@
 
 mod demo_server;
 mod mcps_cli;
+mod policy_cli;
+mod security;
 
 /// mimalloc instead of the system allocator: the relay allocates many small, short-lived
 /// buffers per message, and glibc's malloc showed up as a tenth of the gateway's CPU time.
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use mcpgate_config::{AuditSink, Config, LogFormat};
-use mcpgate_pipeline::{AuditLog, Pipeline, Validate};
+use mcpgate_pipeline::{AuditLog, Authorize, Pipeline, Validate};
 use mcpgate_transport::Gateway;
 use tracing_subscriber::EnvFilter;
 
@@ -82,6 +84,11 @@ enum Command {
     ImportMcpServers {
         /// The JSON file.
         file: PathBuf,
+    },
+    /// Check and test Cedar authorization policies.
+    Policy {
+        #[command(subcommand)]
+        command: policy_cli::PolicyCommand,
     },
     #[command(flatten)]
     Mcps(mcps_cli::McpsCommand),
@@ -162,6 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{toml}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Policy { command } => policy_cli::run(command),
         Command::Mcps(command) => mcps_cli::run(command),
     }
 }
@@ -213,28 +221,39 @@ fn init_logging(config: &Config, format: Option<LogFormatArg>) {
     }
 }
 
-fn build_gateway(config: Config) -> anyhow::Result<Arc<Gateway>> {
+fn build_gateway(mut config: Config) -> anyhow::Result<Arc<Gateway>> {
     let audit = match &config.audit.sink {
         AuditSink::Stderr => AuditLog::stderr(),
         AuditSink::File(path) => AuditLog::file(path)
             .with_context(|| format!("cannot open the audit log `{}`", path.display()))?,
     };
     let validate = Validate::new(config.jsonrpc.allow_methods.iter().cloned());
-    Ok(Gateway::new(config, Pipeline::new(validate, audit)))
+    let engine = security::policy_engine(&config)?;
+    let reload = config.authorization.as_ref().map(|a| a.reload_interval);
+    let security = security::security(&config)?;
+    security::inject_credentials(&mut config)?;
+    let pipeline = Pipeline::new(validate, audit).with_authorize(Authorize::new(engine.clone()));
+    let gw = Gateway::with_security(config, pipeline, security);
+    if let (Some(engine), Some(every)) = (engine, reload) {
+        security::spawn_policy_reload(engine, every, gw.shutdown.clone())?;
+    }
+    Ok(gw)
 }
 
 async fn run_http(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
     let grace = config.server.shutdown_grace;
+    let tls = security::tls(&config)?;
     let gw = build_gateway(config)?;
     let signal = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;
     let local = listener.local_addr().unwrap_or(listen);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        "mcpgate listening on http://{local}/mcp"
+        "mcpgate listening on {scheme}://{local}/mcp"
     );
     let signals = Arc::clone(&gw);
     tokio::spawn(async move {
@@ -242,10 +261,21 @@ async fn run_http(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutting down: no new requests, draining in-flight calls");
         signals.shutdown.cancel();
     });
-    let mut server = Box::pin(mcpgate_transport::http_front::serve_http(
-        Arc::clone(&gw),
-        listener,
-    ));
+    let mut server: std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>,
+    > = match tls {
+        None => Box::pin(mcpgate_transport::http_front::serve_http(
+            Arc::clone(&gw),
+            listener,
+        )),
+        Some(tls) => Box::pin(mcpgate_transport::tls::serve_https(
+            mcpgate_transport::http_front::router(Arc::clone(&gw)),
+            listener,
+            tls,
+            gw.shutdown.clone(),
+            std::time::Duration::from_secs(10),
+        )),
+    };
     let serve_result = tokio::select! {
         r = &mut server => r,
         () = gw.shutdown.cancelled() => {

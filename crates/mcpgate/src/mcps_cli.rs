@@ -40,7 +40,7 @@ const MAX_INPUT: u64 = 16 << 20;
 /// The MCPS commands, flattened into the top-level command list.
 #[derive(Debug, Subcommand)]
 pub(crate) enum McpsCommand {
-    /// Generate MCPS signing keys.
+    /// Generate signing keys, and hash API keys for the configuration.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -70,6 +70,14 @@ pub(crate) enum KeysCommand {
         /// Replace existing key files.
         #[arg(long)]
         force: bool,
+    },
+    /// Hash an API key (read from standard input) for `[[auth.api_keys]] hash`; prints only
+    /// the hash, never the key.
+    Hash {
+        /// Generate a new random key instead: it is printed once on standard error, its hash
+        /// on standard output.
+        #[arg(long)]
+        generate: bool,
     },
 }
 
@@ -205,6 +213,9 @@ pub(crate) fn run(command: McpsCommand) -> anyhow::Result<ExitCode> {
         McpsCommand::Keys {
             command: KeysCommand::Generate { alg, out, force },
         } => keys_generate(alg, &out, force),
+        McpsCommand::Keys {
+            command: KeysCommand::Hash { generate },
+        } => crate::policy_cli::hash_key(generate),
         McpsCommand::Passport { command } => match command {
             PassportCommand::Create {
                 key,

@@ -1,3 +1,5 @@
 //! The pipeline's stages, one module each.
 
+pub mod authenticate;
+pub mod authorize;
 pub mod validate;
