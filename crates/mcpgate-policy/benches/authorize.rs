@@ -21,7 +21,7 @@ const POLICIES: &str = r#"
 @id("staff-echo") permit (principal in Mcp::Group::"staff", action in [Mcp::Action::"call_tool", Mcp::Action::"list_tools"], resource == Mcp::Tool::"echo");
 @id("staff-add") permit (principal in Mcp::Group::"staff", action in [Mcp::Action::"call_tool", Mcp::Action::"list_tools"], resource == Mcp::Tool::"add");
 @id("staff-search") permit (principal in Mcp::Group::"staff", action in [Mcp::Action::"call_tool", Mcp::Action::"list_tools"], resource == Mcp::Tool::"search") when { context.arguments has query };
-@id("staff-see-notes") permit (principal in Mcp::Group::"staff", action == Mcp::Action::"list_tools", resource in [Mcp::Tool::"read_note", Mcp::Tool::"list_notes"]);
+@id("staff-see-notes") permit (principal in Mcp::Group::"staff", action == Mcp::Action::"list_tools", resource) when { resource in [Mcp::Tool::"read_note", Mcp::Tool::"list_notes"] };
 @id("own-notes") permit (principal in Mcp::Group::"staff", action == Mcp::Action::"call_tool", resource == Mcp::Tool::"read_note")
   when { context.arguments has path && context.arguments.path like "notes/bob/*" } unless { context.arguments.path like "*..*" };
 @id("list-notes") permit (principal in Mcp::Group::"staff", action == Mcp::Action::"call_tool", resource == Mcp::Tool::"list_notes");
@@ -84,7 +84,7 @@ fn bench(c: &mut Criterion) {
     .collect();
     let list = json!({ "tools": tools });
     let mut check = list.clone();
-    assert_eq!(engine.filter_list("tools/list", &base, &mut check), 5);
+    assert_eq!(engine.filter_list("tools/list", &base, &mut check), 6);
     c.bench_function("filter_list tools/list of 10 (20 policies)", |b| {
         b.iter_batched_ref(
             || list.clone(),

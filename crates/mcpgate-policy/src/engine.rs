@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use cedar_policy::{
-    Authorizer, Context, Effect, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet,
-    Request, RestrictedExpression, Schema, Validator,
+    ActionConstraint, Authorizer, Context, Effect, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, PolicySet, Request, ResourceConstraint, RestrictedExpression, Schema, Validator,
 };
 use mcpgate_core::Principal;
 use serde_json::Value;
@@ -108,6 +108,28 @@ struct Loaded {
     set: PolicySet,
     hash: [u8; 32],
     forbids: HashSet<String>,
+    /// Per action (in `Action::ALL` order), the policies that can apply to it.
+    index: Vec<ActionIndex>,
+}
+
+/// The policies that can apply to one action. Cedar evaluates every policy of the set it is
+/// given, so the engine gives it only those whose scope can match: a policy whose scope names
+/// another action, or another item (`resource == ...`), is false for the request without
+/// evaluating its conditions, so leaving it out changes neither the decision nor its
+/// determining policies or errors. (The schema has no action groups, so `action in [...]`
+/// matches exactly the actions listed.)
+struct ActionIndex {
+    /// Policies whose resource scope is not a single entity.
+    generic: PolicySet,
+    /// For each entity named by a `resource == ...` scope: `generic` and those policies.
+    by_resource: HashMap<EntityUid, PolicySet>,
+}
+
+impl Loaded {
+    fn policies_for(&self, action: Action, resource: &EntityUid) -> Option<&PolicySet> {
+        let index = self.index.get(action.index())?;
+        Some(index.by_resource.get(resource).unwrap_or(&index.generic))
+    }
 }
 
 /// Entity type and action names, built once.
@@ -194,12 +216,13 @@ impl PolicyEngine {
         let files = read_sources(paths)?;
         let hash = content_hash(&files);
         let set = compile(&files, &validator)?;
+        let current = ArcSwap::from_pointee(loaded(set, hash, &names)?);
         Ok(Self {
             paths: paths.to_vec(),
             validator,
             names,
             authorizer: Authorizer::new(),
-            current: ArcSwap::from_pointee(loaded(set, hash)),
+            current,
         })
     }
 
@@ -213,7 +236,8 @@ impl PolicyEngine {
         }
         let set = compile(&files, &self.validator)?;
         let policies = set.num_of_policies();
-        self.current.store(Arc::new(loaded(set, hash)));
+        self.current
+            .store(Arc::new(loaded(set, hash, &self.names)?));
         Ok(ReloadOutcome::Reloaded { policies })
     }
 
@@ -403,19 +427,21 @@ impl PolicyEngine {
             Ok(entities) => entities,
             Err(e) => return deny_with(e.to_string()),
         };
+        let request_resource = &resource_uid;
         let request = match Request::new(
             prepared.principal.uid(),
             self.names.action(action).clone(),
-            resource_uid,
+            resource_uid.clone(),
             prepared.context.clone(),
             None,
         ) {
             Ok(request) => request,
             Err(e) => return deny_with(e.to_string()),
         };
-        let response = self
-            .authorizer
-            .is_authorized(&request, &loaded.set, &entities);
+        let Some(policies) = loaded.policies_for(action, request_resource) else {
+            return deny_with(format!("action {action} is not indexed"));
+        };
+        let response = self.authorizer.is_authorized(&request, policies, &entities);
         let mut decision = Decision {
             allowed: response.decision() == cedar_policy::Decision::Allow,
             determining: response
@@ -449,13 +475,50 @@ impl PolicyEngine {
     }
 }
 
-fn loaded(set: PolicySet, hash: [u8; 32]) -> Loaded {
+fn loaded(set: PolicySet, hash: [u8; 32], names: &Names) -> Result<Loaded, PolicyError> {
     let forbids = set
         .policies()
         .filter(|p| p.effect() == Effect::Forbid)
         .map(|p| p.id().to_string())
         .collect();
-    Loaded { set, hash, forbids }
+    let index_err = |e: cedar_policy::PolicySetError| PolicyError::Index(e.to_string());
+    let mut index = Vec::with_capacity(Action::ALL.len());
+    for action in Action::ALL {
+        let uid = names.action(action);
+        let applies = |p: &cedar_policy::Policy| match p.action_constraint() {
+            ActionConstraint::Any => true,
+            ActionConstraint::Eq(a) => &a == uid,
+            ActionConstraint::In(list) => list.contains(uid),
+        };
+        let mut generic = PolicySet::new();
+        let mut specific: HashMap<EntityUid, Vec<cedar_policy::Policy>> = HashMap::new();
+        for policy in set.policies().filter(|p| applies(p)) {
+            match policy.resource_constraint() {
+                ResourceConstraint::Eq(resource) => {
+                    specific.entry(resource).or_default().push(policy.clone());
+                }
+                _ => generic.add(policy.clone()).map_err(index_err)?,
+            }
+        }
+        let mut by_resource = HashMap::with_capacity(specific.len());
+        for (resource, policies) in specific {
+            let mut set = generic.clone();
+            for policy in policies {
+                set.add(policy).map_err(index_err)?;
+            }
+            by_resource.insert(resource, set);
+        }
+        index.push(ActionIndex {
+            generic,
+            by_resource,
+        });
+    }
+    Ok(Loaded {
+        set,
+        hash,
+        forbids,
+        index,
+    })
 }
 
 fn deny_with(error: String) -> Decision {

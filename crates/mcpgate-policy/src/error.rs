@@ -54,6 +54,10 @@ pub enum PolicyError {
     /// policies).
     #[error("the built-in policy schema does not load: {0}")]
     Schema(String),
+    /// The validated policy set could not be indexed by action (a defect, not a policy
+    /// problem).
+    #[error("cannot index the policy set: {0}")]
+    Index(String),
 }
 
 fn join_lines(problems: &[Problem]) -> String {
