@@ -32,7 +32,14 @@ pub mod codes {
     pub const FORBIDDEN: i64 = -31012;
     /// The gateway cannot check the credential now (for example, the key set is unreachable).
     pub const AUTH_UNAVAILABLE: i64 = -31013;
+    /// An MCPS message signature was missing, invalid, replayed or not trusted enough; or the
+    /// gateway could not check it (fail closed). `data.mcps` names the exact reason.
+    pub const SIGNATURE: i64 = -31020;
 }
+
+/// The [`Denial::Signature`] codes that mean the gateway could not decide (a store or list it
+/// depends on is unavailable), rather than that the message was bad: HTTP 503, retry later.
+pub const SIGNATURE_UNAVAILABLE_CODES: &[&str] = &["replay_unavailable", "revocation_unavailable"];
 
 /// Which side caused a denial: recorded in the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +137,18 @@ pub enum Denial {
     Forbidden,
     /// The credential cannot be checked now (fail closed): HTTP 503.
     AuthUnavailable(String),
+    /// An MCPS signature check refused the message: JSON-RPC `-31020` with
+    /// `data: {"mcps": code}`. HTTP 200 (it answers one call; the session stays usable, as
+    /// for [`Denial::Forbidden`]), except HTTP 503 when the gateway could not check the
+    /// message ([`SIGNATURE_UNAVAILABLE_CODES`]).
+    Signature {
+        /// A stable snake_case name: an `mcps::RejectCode` name (`bad_signature`, `replay`,
+        /// `expired`, …) or a gateway one (`signature_required`, `unknown_signer`, `revoked`,
+        /// `insufficient_trust`, `profile_not_accepted`, `replay_unavailable`, …).
+        code: &'static str,
+        /// What is wrong, for the person reading it (never key material).
+        message: String,
+    },
     /// Something the gateway cannot explain to the client without leaking internals.
     Internal,
 }
@@ -160,6 +179,7 @@ impl Denial {
             Self::InsufficientScope { .. } => codes::INSUFFICIENT_SCOPE,
             Self::Forbidden => codes::FORBIDDEN,
             Self::AuthUnavailable(_) => codes::AUTH_UNAVAILABLE,
+            Self::Signature { .. } => codes::SIGNATURE,
         }
     }
 
@@ -195,6 +215,13 @@ impl Denial {
             Self::Unauthenticated { .. } => 401,
             Self::InsufficientScope { .. } => 403,
             Self::Capacity(_) | Self::ShuttingDown | Self::AuthUnavailable(_) => 503,
+            Self::Signature { code, .. } => {
+                if SIGNATURE_UNAVAILABLE_CODES.contains(code) {
+                    503
+                } else {
+                    200
+                }
+            }
         }
     }
 
@@ -205,6 +232,7 @@ impl Denial {
                 requested,
                 supported,
             } => Some(serde_json::json!({ "supported": supported, "requested": requested })),
+            Self::Signature { code, .. } => Some(serde_json::json!({ "mcps": code })),
             _ => None,
         }
     }
@@ -243,6 +271,13 @@ impl Denial {
             Self::Capacity(_) | Self::ShuttingDown | Self::Internal | Self::AuthUnavailable(_) => {
                 Side::Gateway
             }
+            Self::Signature { code, .. } => {
+                if SIGNATURE_UNAVAILABLE_CODES.contains(code) {
+                    Side::Gateway
+                } else {
+                    Side::Client
+                }
+            }
         }
     }
 
@@ -271,6 +306,7 @@ impl Denial {
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::Forbidden => "forbidden",
             Self::AuthUnavailable(_) => "auth_unavailable",
+            Self::Signature { .. } => "signature",
         }
     }
 }
@@ -328,6 +364,9 @@ impl fmt::Display for Denial {
             Self::AuthUnavailable(m) => {
                 write!(f, "cannot authenticate the request now: {m}; retry later")
             }
+            Self::Signature { code, message } => {
+                write!(f, "signature rejected ({code}): {message}")
+            }
         }
     }
 }
@@ -349,6 +388,10 @@ mod tests {
             Denial::ClientGone,
             Denial::Forbidden,
             Denial::AuthUnavailable("x".into()),
+            Denial::Signature {
+                code: "bad_signature",
+                message: "x".into(),
+            },
             Denial::Unauthenticated {
                 reason: "x".into(),
                 challenge: "Bearer".into(),
@@ -374,6 +417,19 @@ mod tests {
             200
         );
         assert_eq!(Denial::SessionNotFound.http_status(Era::Legacy), 404);
+        let bad = Denial::Signature {
+            code: "replay",
+            message: "x".into(),
+        };
+        assert_eq!(bad.http_status(Era::Legacy), 200);
+        assert_eq!(bad.side(), Side::Client);
+        assert_eq!(bad.data().unwrap()["mcps"], "replay");
+        let down = Denial::Signature {
+            code: "replay_unavailable",
+            message: "x".into(),
+        };
+        assert_eq!(down.http_status(Era::Modern), 503);
+        assert_eq!(down.side(), Side::Gateway);
     }
 
     #[test]

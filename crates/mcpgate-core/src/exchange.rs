@@ -84,6 +84,13 @@ impl Exchange {
         }
     }
 
+    /// Replaces the message (a stage rewriting it, such as the signature stage unwrapping an
+    /// MCPS envelope); the cached `params` are dropped with the old message.
+    pub fn replace_message(&mut self, message: Message) {
+        self.message = message;
+        self.params = OnceLock::new();
+    }
+
     /// The message's `params`, parsed (once).
     pub fn params(&self) -> Option<&serde_json::Value> {
         self.params.get_or_init(|| self.message.params()).as_ref()

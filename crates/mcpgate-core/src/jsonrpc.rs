@@ -126,6 +126,8 @@ pub struct Message {
     kind: Kind,
     id: Option<Id>,
     method: Option<Box<str>>,
+    /// The MCPS envelope the message arrived in, as received (see [`Message::mcps_envelope`]).
+    envelope: Option<Box<str>>,
 }
 
 impl Message {
@@ -146,7 +148,27 @@ impl Message {
         }
         let members: Members = serde_json::from_str(text)
             .map_err(|e| ParseError::new(Denial::Parse(describe_json_error(&e))))?;
+        if let Some(inner) = envelope_message(&members.0) {
+            let inner: Members = serde_json::from_str(inner.get())
+                .map_err(|e| ParseError::new(Denial::Parse(describe_json_error(&e))))?;
+            let mut message = Self::from_members(inner.0)?;
+            message.envelope = Some(text.into());
+            return Ok(message);
+        }
         Self::from_members(members.0)
+    }
+
+    /// For a message that arrived as an MCPS envelope whose JSON-RPC message sits under
+    /// `message` (profile A, `{"mcps": …, "message": {…}}`, and the native profile,
+    /// `{"v": …, "message": {…}, "sig": …}`): the whole envelope text as received.
+    ///
+    /// Such a message parses as its inner JSON-RPC message, so every stage sees its method,
+    /// id and params; the signature stage verifies the envelope and replaces the message with
+    /// the signed content. Nothing here checks the signature: without that stage the pipeline
+    /// refuses envelopes. (Profile B puts an `mcps` member beside the JSON-RPC members, so it
+    /// parses as an ordinary message.)
+    pub fn mcps_envelope(&self) -> Option<&str> {
+        self.envelope.as_deref()
     }
 
     fn from_members(members: Vec<(Box<str>, Box<RawValue>)>) -> Result<Self, ParseError> {
@@ -223,6 +245,7 @@ impl Message {
             kind,
             id,
             method,
+            envelope: None,
         })
     }
 
@@ -299,6 +322,7 @@ impl Message {
             kind,
             id: None,
             method: None,
+            envelope: None,
         }
     }
 
@@ -644,6 +668,23 @@ impl<'de> Visitor<'de> for Check {
     }
 }
 
+/// The inner `message` of an MCPS envelope that is not itself JSON-RPC: no `jsonrpc` member,
+/// an object under `message`, and the profile A (`mcps`) or native (`v` and `sig`) markers.
+fn envelope_message(members: &[(Box<str>, Box<RawValue>)]) -> Option<&RawValue> {
+    let find = |name: &str| {
+        members
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
+    };
+    if find("jsonrpc").is_some() {
+        return None;
+    }
+    let marked = find("mcps").is_some() || (find("v").is_some() && find("sig").is_some());
+    let inner = find("message")?;
+    (marked && first_byte(inner.get()) == Some(b'{')).then_some(inner)
+}
+
 // === impl Members ===
 
 /// The top-level members of an object, in order, as raw JSON.
@@ -694,6 +735,39 @@ mod tests {
 
     fn code(s: &str) -> i64 {
         parse(s).unwrap_err().denial.code()
+    }
+
+    #[test]
+    fn mcps_envelopes_parse_as_their_inner_message() {
+        let a = r#"{"mcps": "1.0.0", "passport_id": "asp_1", "timestamp": "t", "nonce": "n", "signature": "s", "message": {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "x"}}}"#;
+        let m = parse(a).unwrap();
+        assert_eq!(m.kind(), Kind::Request);
+        assert_eq!(m.method(), Some("tools/call"));
+        assert_eq!(m.id().unwrap().as_json(), "7");
+        assert_eq!(m.peek_params().name.as_deref(), Some("x"));
+        assert_eq!(m.mcps_envelope(), Some(a));
+        assert!(m.member("mcps").is_none());
+        let native = r#"{"alg":"EdDSA","kid":"k","message":{"jsonrpc":"2.0","method":"notifications/initialized"},"nonce":"n","prev":"p","sig":"s","ts":"t","v":"mcps-native/1"}"#;
+        let m = parse(native).unwrap();
+        assert_eq!(m.kind(), Kind::Notification);
+        assert!(m.mcps_envelope().is_some());
+        // Profile B is JSON-RPC with an extra member: an ordinary message.
+        let b = r#"{"mcps": {"version": "1.0"}, "jsonrpc": "2.0", "id": 1, "method": "ping"}"#;
+        let m = parse(b).unwrap();
+        assert!(m.mcps_envelope().is_none());
+        assert!(m.member("mcps").is_some());
+        // Not an envelope: no marker, or the inner message is not JSON-RPC (no nesting).
+        assert_eq!(
+            code(r#"{"message": {"jsonrpc": "2.0", "method": "ping"}}"#),
+            -32600
+        );
+        assert_eq!(
+            code(
+                r#"{"mcps": "1", "message": {"mcps": "1", "message": {"jsonrpc": "2.0", "method": "ping"}}}"#
+            ),
+            -32600
+        );
+        assert_eq!(code(r#"{"mcps": "1", "message": [1]}"#), -32600);
     }
 
     #[test]
