@@ -22,17 +22,21 @@
 
 mod error;
 mod import;
+mod mcps;
 mod model;
 mod raw;
+mod raw_mcps;
 mod raw_security;
 mod schema;
 mod security;
 mod validate;
+mod validate_mcps;
 mod validate_security;
 
 use std::path::Path;
 
 pub use error::ConfigError;
+pub use mcps::{McpsConfig, McpsProfile, McpsRequirement, ReplayConfig};
 pub use model::{
     AuditConfig, AuditSink, Config, DEFAULT_ENV_PASSTHROUGH, EraPreference, HttpUpstream,
     JsonRpcConfig, LogConfig, LogFormat, MCPGATE_COMMAND, ServerConfig, ServerDangerous, Sharing,
@@ -103,6 +107,7 @@ pub fn embedded_default() -> Config {
         log: LogConfig::default(),
         auth: None,
         authorization: None,
+        mcps: None,
     }
 }
 

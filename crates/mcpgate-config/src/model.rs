@@ -85,6 +85,8 @@ pub struct Config {
     pub auth: Option<AuthConfig>,
     /// Cedar authorization; `None`: no policy check.
     pub authorization: Option<AuthorizationConfig>,
+    /// MCPS message signatures; `None`: signed envelopes are refused.
+    pub mcps: Option<crate::mcps::McpsConfig>,
 }
 
 impl Config {
@@ -420,6 +422,7 @@ mod tests {
             log: LogConfig::default(),
             auth: None,
             authorization: None,
+            mcps: None,
         };
         assert_eq!(config.default_upstream().name, "b");
         assert_eq!(config.upstream("a").map(|u| u.name.as_str()), Some("a"));

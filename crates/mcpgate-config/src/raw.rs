@@ -13,6 +13,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
+use crate::raw_mcps::RawMcps;
 use crate::raw_security::{RawAuth, RawAuthorization, RawCredential, RawTls};
 
 /// mcpgate configuration file.
@@ -36,6 +37,8 @@ pub(crate) struct RawConfig {
     pub(crate) auth: Option<RawAuth>,
     /// Authorization policies.
     pub(crate) authorization: Option<RawAuthorization>,
+    /// MCPS message signatures.
+    pub(crate) mcps: Option<RawMcps>,
 }
 
 /// How the gateway listens and what it accepts from clients.

@@ -98,8 +98,10 @@ impl Checker<'_> {
                 Some(authorization) => Some(self.authorization(authorization)?),
                 None => None,
             },
+            mcps: self.mcps(raw.mcps)?,
         };
         self.cross_check(&config)?;
+        self.mcps_cross_check(&config)?;
         Ok(config)
     }
 

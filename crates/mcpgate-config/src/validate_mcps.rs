@@ -1,0 +1,330 @@
+//! Validation of the `[mcps]` section.
+
+use std::time::Duration;
+
+use crate::error::{ConfigError, KeyPath};
+use crate::mcps::{McpsConfig, McpsProfile, McpsRequirement, ReplayConfig};
+use crate::model::Config;
+use crate::raw_mcps::{RawMcps, RawMcpsProfile, RawMcpsRequire, RawReplayKind};
+use crate::validate::Checker;
+
+const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
+const MAX_WINDOW: Duration = Duration::from_secs(3600);
+const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
+const DEFAULT_REPLAY_PREFIX: &str = "mcpgate:replay";
+const DEFAULT_REVOCATION_RELOAD: Duration = Duration::from_secs(2);
+const MAX_TRUST_LEVEL: usize = 4;
+
+impl Checker<'_> {
+    pub(crate) fn mcps(&self, raw: Option<RawMcps>) -> Result<Option<McpsConfig>, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let key = KeyPath::root("mcps");
+        let profiles = match raw.profiles.clone() {
+            None => vec![McpsProfile::A, McpsProfile::B, McpsProfile::Native],
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(self.error(
+                        &key.child("profiles"),
+                        "must name at least one of `a`, `b`, `native`",
+                    ));
+                }
+                let mut profiles = Vec::new();
+                for profile in list {
+                    let profile = match profile {
+                        RawMcpsProfile::A => McpsProfile::A,
+                        RawMcpsProfile::B => McpsProfile::B,
+                        RawMcpsProfile::Native => McpsProfile::Native,
+                    };
+                    if !profiles.contains(&profile) {
+                        profiles.push(profile);
+                    }
+                }
+                profiles
+            }
+        };
+        let trust_store = raw.trust_store.as_deref().ok_or_else(|| {
+            self.error(
+                &key.child("trust_store"),
+                "is required: a TOML file of trusted signers (`[[signers]]`)",
+            )
+        })?;
+        let trust_store = self.path(&key.child("trust_store"), trust_store)?;
+        let window = self
+            .duration(&key.child("window"), raw.window.as_deref(), false)?
+            .unwrap_or(DEFAULT_WINDOW);
+        if window > MAX_WINDOW {
+            return Err(self.error(
+                &key.child("window"),
+                "must be at most `1h`: a longer window keeps replayable messages alive",
+            ));
+        }
+        let replay = self.replay(&key, &raw)?;
+        let revocation_list = match &raw.revocation_list {
+            Some(path) => Some(self.path(&key.child("revocation_list"), path)?),
+            None => None,
+        };
+        let revocation_reload_interval = self
+            .duration(
+                &key.child("revocation_reload_interval"),
+                raw.revocation_reload_interval.as_deref(),
+                false,
+            )?
+            .unwrap_or(DEFAULT_REVOCATION_RELOAD);
+        let mut require = Vec::new();
+        for (upstream, entry) in raw.require.into_iter().flatten() {
+            require.push(self.requirement(
+                &key.child("require").child(&upstream),
+                upstream,
+                entry,
+            )?);
+        }
+        Ok(Some(McpsConfig {
+            profiles,
+            trust_store,
+            window,
+            replay,
+            revocation_list,
+            revocation_reload_interval,
+            require,
+        }))
+    }
+
+    fn replay(&self, key: &KeyPath, raw: &RawMcps) -> Result<ReplayConfig, ConfigError> {
+        let kind = raw.replay.unwrap_or(RawReplayKind::Memory);
+        let misplaced = |name: &str, needs: &str| {
+            self.error(
+                &key.child(name),
+                format!("only applies with `replay = \"{needs}\"`"),
+            )
+        };
+        if raw.replay_path.is_some() && kind != RawReplayKind::Sqlite {
+            return Err(misplaced("replay_path", "sqlite"));
+        }
+        if (raw.replay_url.is_some() || raw.replay_prefix.is_some()) && kind != RawReplayKind::Redis
+        {
+            let name = if raw.replay_url.is_some() {
+                "replay_url"
+            } else {
+                "replay_prefix"
+            };
+            return Err(misplaced(name, "redis"));
+        }
+        if raw.replay_capacity.is_some() && kind != RawReplayKind::Memory {
+            return Err(misplaced("replay_capacity", "memory"));
+        }
+        match kind {
+            RawReplayKind::Memory => Ok(ReplayConfig::Memory {
+                capacity: self.count(
+                    &key.child("replay_capacity"),
+                    raw.replay_capacity,
+                    DEFAULT_REPLAY_CAPACITY,
+                    1,
+                    None,
+                )?,
+            }),
+            RawReplayKind::Sqlite => {
+                let path = raw.replay_path.as_deref().ok_or_else(|| {
+                    self.error(
+                        &key.child("replay_path"),
+                        "is required with `replay = \"sqlite\"`: the database file",
+                    )
+                })?;
+                Ok(ReplayConfig::Sqlite {
+                    path: self.path(&key.child("replay_path"), path)?,
+                })
+            }
+            RawReplayKind::Redis => {
+                let url = raw.replay_url.as_deref().ok_or_else(|| {
+                    self.error(
+                        &key.child("replay_url"),
+                        "is required with `replay = \"redis\"`: redis://host:port",
+                    )
+                })?;
+                let scheme_ok = url::Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "redis" | "redis+unix" | "unix"));
+                if !scheme_ok {
+                    // The URL may hold a password: it is not repeated in the message.
+                    return Err(self.error(
+                        &key.child("replay_url"),
+                        "must be a `redis://[user:password@]host[:port][/db]` or `redis+unix://` URL",
+                    ));
+                }
+                let prefix = raw
+                    .replay_prefix
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_REPLAY_PREFIX.to_owned());
+                let prefix_ok = !prefix.is_empty()
+                    && prefix.len() <= 64
+                    && prefix
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+                if !prefix_ok {
+                    return Err(self.error(
+                        &key.child("replay_prefix"),
+                        format!("`{prefix}` must be 1 to 64 characters from `A-Z a-z 0-9 _ - . :`"),
+                    ));
+                }
+                Ok(ReplayConfig::Redis {
+                    url: url.to_owned(),
+                    prefix,
+                })
+            }
+        }
+    }
+
+    fn requirement(
+        &self,
+        key: &KeyPath,
+        upstream: String,
+        raw: RawMcpsRequire,
+    ) -> Result<McpsRequirement, ConfigError> {
+        let min_trust_level = self.count(
+            &key.child("min_trust_level"),
+            raw.min_trust_level,
+            0,
+            0,
+            Some(MAX_TRUST_LEVEL),
+        )?;
+        let min_trust_level = u8::try_from(min_trust_level).unwrap_or(u8::MAX);
+        let signed = raw.signed.unwrap_or(true);
+        if !signed && min_trust_level > 0 {
+            return Err(self.error(
+                &key.child("signed"),
+                "cannot be `false` with a `min_trust_level` above 0: only signed calls have a trust level",
+            ));
+        }
+        let tools = raw.tools.unwrap_or_default();
+        for (index, tool) in tools.iter().enumerate() {
+            if tool.trim().is_empty() {
+                return Err(self.error(&key.child("tools").index(index), "must not be empty"));
+            }
+        }
+        Ok(McpsRequirement {
+            upstream,
+            signed,
+            min_trust_level,
+            tools,
+        })
+    }
+
+    /// `[mcps.require.NAME]` must name a configured upstream.
+    pub(crate) fn mcps_cross_check(&self, config: &Config) -> Result<(), ConfigError> {
+        let Some(mcps) = &config.mcps else {
+            return Ok(());
+        };
+        for requirement in &mcps.require {
+            if config.upstream(&requirement.upstream).is_none() {
+                return Err(self.error(
+                    &KeyPath::root("mcps")
+                        .child("require")
+                        .child(&requirement.upstream),
+                    format!(
+                        "names no configured upstream; add `[upstreams.{}]` or fix the name",
+                        requirement.upstream
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UPSTREAM: &str = "[upstreams.demo]\ntransport = \"stdio\"\ncommand = \"x\"\n";
+
+    fn parse(mcps: &str) -> Result<Config, ConfigError> {
+        crate::parse(&format!("{UPSTREAM}{mcps}"), "/etc/mcpgate/gateway.toml")
+    }
+
+    fn error(mcps: &str) -> String {
+        parse(mcps).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse("[mcps]\ntrust_store = \"signers.toml\"\n").unwrap();
+        let mcps = config.mcps.unwrap();
+        assert_eq!(
+            mcps.profiles,
+            [McpsProfile::A, McpsProfile::B, McpsProfile::Native]
+        );
+        assert_eq!(
+            mcps.trust_store,
+            std::path::Path::new("/etc/mcpgate/signers.toml")
+        );
+        assert_eq!(mcps.window, Duration::from_secs(300));
+        assert_eq!(mcps.replay, ReplayConfig::Memory { capacity: 100_000 });
+        assert!(mcps.require.is_empty());
+        assert!(parse("").unwrap().mcps.is_none());
+    }
+
+    #[test]
+    fn full_section() {
+        let config = parse(
+            "[mcps]\nprofiles = [\"native\", \"a\"]\ntrust_store = \"s.toml\"\nwindow = \"60s\"\n\
+             replay = \"redis\"\nreplay_url = \"redis://127.0.0.1:6379\"\nreplay_prefix = \"t:1\"\n\
+             revocation_list = \"revoked.txt\"\n\
+             [mcps.require.demo]\nmin_trust_level = 2\ntools = [\"write_note\"]\n",
+        )
+        .unwrap();
+        let mcps = config.mcps.unwrap();
+        assert_eq!(mcps.profiles, [McpsProfile::Native, McpsProfile::A]);
+        assert_eq!(
+            mcps.replay,
+            ReplayConfig::Redis {
+                url: "redis://127.0.0.1:6379".into(),
+                prefix: "t:1".into()
+            }
+        );
+        assert_eq!(
+            mcps.require,
+            [McpsRequirement {
+                upstream: "demo".into(),
+                signed: true,
+                min_trust_level: 2,
+                tools: vec!["write_note".into()],
+            }]
+        );
+        assert!(mcps.require[0].covers("write_note"));
+        assert!(!mcps.require[0].covers("read_note"));
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(error("[mcps]\n").contains("trust_store"));
+        assert!(error("[mcps]\ntrust_store = \"s\"\nprofiles = []\n").contains("profiles"));
+        assert!(
+            error("[mcps]\ntrust_store = \"s\"\nprofiles = [\"c\"]\n").contains("unknown variant")
+        );
+        assert!(error("[mcps]\ntrust_store = \"s\"\nwindow = \"2h\"\n").contains("mcps.window"));
+        assert!(error("[mcps]\ntrust_store = \"s\"\nreplay = \"redis\"\n").contains("replay_url"));
+        assert!(
+            error("[mcps]\ntrust_store = \"s\"\nreplay = \"sqlite\"\n").contains("replay_path")
+        );
+        assert!(
+            error("[mcps]\ntrust_store = \"s\"\nreplay_url = \"redis://x\"\n")
+                .contains("only applies")
+        );
+        let secret = error(
+            "[mcps]\ntrust_store = \"s\"\nreplay = \"redis\"\nreplay_url = \"http://u:hunter2@x\"\n",
+        );
+        assert!(!secret.contains("hunter2"), "{secret}");
+        assert!(
+            error("[mcps]\ntrust_store = \"s\"\n[mcps.require.nope]\nsigned = true\n")
+                .contains("no configured upstream")
+        );
+        assert!(
+            error("[mcps]\ntrust_store = \"s\"\n[mcps.require.demo]\nmin_trust_level = 5\n")
+                .contains("min_trust_level")
+        );
+        assert!(
+            error("[mcps]\ntrust_store = \"s\"\n[mcps.require.demo]\nsigned = false\nmin_trust_level = 1\n")
+                .contains("signed")
+        );
+    }
+}
