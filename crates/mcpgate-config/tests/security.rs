@@ -106,7 +106,12 @@ credential = {{ from_file = "secrets/token", env = "SERVER_TOKEN" }}
             prefix: "Bearer ".into()
         }
     );
-    let local = config.upstream("local").unwrap().credential.as_ref().unwrap();
+    let local = config
+        .upstream("local")
+        .unwrap()
+        .credential
+        .as_ref()
+        .unwrap();
     assert_eq!(local.target, CredentialTarget::Env("SERVER_TOKEN".into()));
 }
 

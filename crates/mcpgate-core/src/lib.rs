@@ -18,6 +18,6 @@ pub mod revision;
 
 pub use denial::{Denial, Side};
 pub use exchange::{Direction, Exchange};
-pub use principal::{AuthMethod, Principal, PrincipalKind};
 pub use jsonrpc::{Id, Kind, Limits, Message, ParamsPeek, ParseError};
+pub use principal::{AuthMethod, Principal, PrincipalKind};
 pub use revision::{Era, ProtocolVersion};

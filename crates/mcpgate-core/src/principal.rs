@@ -114,7 +114,11 @@ impl Principal {
     pub fn anonymous() -> Arc<Self> {
         static ANONYMOUS: OnceLock<Arc<Principal>> = OnceLock::new();
         Arc::clone(ANONYMOUS.get_or_init(|| {
-            Arc::new(Self::new("anonymous", PrincipalKind::User, AuthMethod::None))
+            Arc::new(Self::new(
+                "anonymous",
+                PrincipalKind::User,
+                AuthMethod::None,
+            ))
         }))
     }
 
@@ -149,7 +153,10 @@ mod tests {
 
     #[test]
     fn anonymous_is_shared() {
-        assert!(Arc::ptr_eq(&Principal::anonymous(), &Principal::anonymous()));
+        assert!(Arc::ptr_eq(
+            &Principal::anonymous(),
+            &Principal::anonymous()
+        ));
         assert_eq!(Principal::anonymous().method, AuthMethod::None);
     }
 }
