@@ -8,7 +8,10 @@
 //!    every later stage sees only well-formed messages of methods that exist.
 //! 2. **authenticate**: the sender must be a principal the gateway can name (the front reads
 //!    the transport's credentials; this stage refuses when they failed).
-//! 3. (signature verification and replay protection plug in here.)
+//! 3. **signature**: MCPS envelopes are verified against the trust store (fail closed),
+//!    checked for revocation and replay, and unwrapped to plain JSON-RPC; per-tool signature
+//!    requirements are enforced and the `signed`/`trust_level`/`signer` facts recorded for
+//!    authorization. Without it, envelopes are refused.
 //! 4. **authorize**: Cedar policies decide calls (default deny); list results are filtered on
 //!    the way back.
 //! 5. (rate limits and approval plug in here, in that order, as they are added.)
@@ -29,6 +32,7 @@ use mcpgate_core::{Denial, Exchange, Message};
 pub use audit::{AuditLog, AuditRecord, Outcome};
 pub use stages::authenticate::Authenticate;
 pub use stages::authorize::Authorize;
+pub use stages::signature::Signature;
 pub use stages::validate::Validate;
 
 /// Why a stage stopped a message.
@@ -70,6 +74,7 @@ pub trait Stage: Send + Sync {
 pub struct Pipeline {
     validate: Validate,
     authenticate: Authenticate,
+    signature: Option<Signature>,
     authorize: Authorize,
     audit: AuditLog,
 }
@@ -81,6 +86,7 @@ impl Pipeline {
         Self {
             validate,
             authenticate: Authenticate,
+            signature: None,
             authorize: Authorize::default(),
             audit,
         }
@@ -90,6 +96,13 @@ impl Pipeline {
     #[must_use]
     pub fn with_authorize(mut self, authorize: Authorize) -> Self {
         self.authorize = authorize;
+        self
+    }
+
+    /// Sets the MCPS signature stage.
+    #[must_use]
+    pub fn with_signature(mut self, signature: Signature) -> Self {
+        self.signature = Some(signature);
         self
     }
 
@@ -104,6 +117,11 @@ impl Pipeline {
         self.run(&self.validate, x).await?;
         // 2. Authentication: only a named principal goes further.
         self.run(&self.authenticate, x).await?;
+        // 3. Signatures: verify, stop replays, unwrap MCPS envelopes (refused when disabled).
+        match &self.signature {
+            Some(signature) => self.run(signature, x).await?,
+            None => stages::signature::refuse_unverified(x)?,
+        }
         // 4. Authorization: default deny for calls on tools, resources, prompts and servers.
         self.run(&self.authorize, x).await?;
         Ok(())

@@ -2,4 +2,5 @@
 
 pub mod authenticate;
 pub mod authorize;
+pub mod signature;
 pub mod validate;

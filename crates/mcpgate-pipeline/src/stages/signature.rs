@@ -1,0 +1,588 @@
+//! MCPS message signatures: verify, stop replays, unwrap, and enforce per-tool requirements.
+//!
+//! A client message may arrive as an MCPS envelope in one of three wire profiles:
+//!
+//! * **A** (`mcp-secure` 1.0.0): `{"mcps": "1.0.0", "passport_id", "timestamp", "nonce",
+//!   "signature", "message": {…}}`; the transport parses it as its inner message and keeps the
+//!   envelope text ([`Message::mcps_envelope`]).
+//! * **B** (`mcps-secure` 1.0.0): the JSON-RPC members with an `mcps` header member beside them.
+//! * **native** (`mcps-native/1`): `{"alg", "kid", "message", "nonce", "prev", "sig", "ts",
+//!   "v"}`, every field signed, with a per-session transcript chain in `prev`.
+//!
+//! For a signed message this stage, in this order and failing closed at every step:
+//!
+//! 1. looks the signer up in the [`TrustStore`] (profiles A and B by `passport_id`, native by
+//!    `kid`, the key's JWK thumbprint): an unknown signer is refused (`unknown_signer`);
+//! 2. verifies the envelope strictly with the `mcps` crate under that signer's key, including
+//!    the timestamp window (`bad_signature`, `expired`, `future_timestamp`, `bad_nonce`, …);
+//! 3. checks the local [`RevocationList`] for the signer id and key id (`revoked`);
+//! 4. only then records `(signer, nonce)` in the replay store until `timestamp + window`
+//!    (`replay`; a store error is `replay_unavailable`, never a pass);
+//! 5. for native envelopes, advances the session's transcript chain (`transcript_mismatch`
+//!    for a dropped, reordered, replayed or spliced message);
+//! 6. replaces the message with the signed JSON-RPC message, re-serialised in the profile's
+//!    signed form, so the upstream gets plain MCP; the id stays the client's.
+//!
+//! It then records the facts `signed`, `trust_level` (from the trust store, never from the
+//! message) and `signer` for policy (`context.extra` in Cedar), and enforces the configured
+//! [`Requirement`]s on `tools/call`: an unsigned call where a signature is required is refused
+//! with `signature_required`, a signer below the minimum trust level with
+//! `insufficient_trust`. Every refusal is [`Denial::Signature`] with one of these codes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mcpgate_core::jsonrpc::Limits;
+use mcpgate_core::{Denial, Direction, Exchange, Kind, Message};
+use mcpgate_store::{Freshness, ReplayStore, StoreError};
+use mcps::canonical::{self, ParseOptions, Value};
+use mcps::keys::VerifyingKey;
+use mcps::native::{ChainVerifier, Link};
+use mcps::time::Timestamp;
+use mcps::{native, profile_a, profile_b};
+
+use crate::{Stage, Stop};
+
+/// Most native transcript chains kept at once; the least recently used one is dropped beyond.
+const MAX_CHAINS: usize = 100_000;
+
+/// A wire profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// `mcp-secure` 1.0.0.
+    A,
+    /// `mcps-secure` 1.0.0.
+    B,
+    /// `mcps-native/1`.
+    Native,
+}
+
+impl Profile {
+    /// `a`, `b` or `native`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::A => "a",
+            Self::B => "b",
+            Self::Native => "native",
+        }
+    }
+}
+
+/// One trusted signer.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    /// The signer id: the `passport_id` of its profile A and B envelopes, and the `signer`
+    /// fact.
+    pub id: String,
+    /// Its public key.
+    pub key: VerifyingKey,
+    /// Its trust level, 0 to 4.
+    pub trust_level: u8,
+}
+
+/// The trusted signers, by id and by key id.
+#[derive(Debug, Default)]
+pub struct TrustStore {
+    by_id: HashMap<String, Arc<Signer>>,
+    by_kid: HashMap<String, Arc<Signer>>,
+}
+
+impl TrustStore {
+    /// A store of `signers`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the problem when two signers share an id or a key.
+    pub fn new(signers: Vec<Signer>) -> Result<Self, String> {
+        let mut store = Self::default();
+        for signer in signers {
+            let kid = native::key_id(&signer.key);
+            let id = signer.id.clone();
+            let signer = Arc::new(signer);
+            if store
+                .by_id
+                .insert(id.clone(), Arc::clone(&signer))
+                .is_some()
+            {
+                return Err(format!("signer `{id}` is listed twice"));
+            }
+            if store.by_kid.insert(kid, signer).is_some() {
+                return Err(format!(
+                    "signer `{id}` has the same public key as another signer"
+                ));
+            }
+        }
+        Ok(store)
+    }
+
+    /// How many signers it holds.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether it holds no signer.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    fn by_id(&self, id: &str) -> Option<&Arc<Signer>> {
+        self.by_id.get(id)
+    }
+
+    fn by_kid(&self, kid: &str) -> Option<&Arc<Signer>> {
+        self.by_kid.get(kid)
+    }
+}
+
+/// A local file of revoked signer ids and key ids (JWK thumbprints), one per line; blank lines
+/// and `#` comments are ignored. It is re-read when its modification time or size changes,
+/// checked at most once per reload interval. If it cannot be read, every signed message is
+/// refused (`revocation_unavailable`) until it can.
+#[derive(Debug)]
+pub struct RevocationList {
+    path: PathBuf,
+    interval: Duration,
+    state: Mutex<RevocationState>,
+}
+
+#[derive(Debug)]
+struct RevocationState {
+    checked: Instant,
+    stamp: Option<(SystemTime, u64)>,
+    revoked: Result<Vec<String>, ()>,
+}
+
+impl RevocationList {
+    /// Loads the list at `path`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the file when it cannot be read.
+    pub fn load(path: PathBuf, interval: Duration) -> Result<Self, String> {
+        let (stamp, revoked) = read_revocations(&path)
+            .map_err(|e| format!("cannot read the revocation list `{}`: {e}", path.display()))?;
+        Ok(Self {
+            path,
+            interval,
+            state: Mutex::new(RevocationState {
+                checked: Instant::now(),
+                stamp: Some(stamp),
+                revoked: Ok(revoked),
+            }),
+        })
+    }
+
+    /// Whether any of `ids` is revoked; `Err` when the list cannot be read.
+    fn is_revoked(&self, ids: &[&str]) -> Result<bool, ()> {
+        let mut state = self.state.lock().map_err(|_| ())?;
+        if state.checked.elapsed() >= self.interval {
+            state.checked = Instant::now();
+            let stamp = file_stamp(&self.path).ok();
+            if stamp.is_none() || stamp != state.stamp {
+                match read_revocations(&self.path) {
+                    Ok((stamp, revoked)) => {
+                        tracing::info!(path = %self.path.display(), entries = revoked.len(), "revocation list reloaded");
+                        state.stamp = Some(stamp);
+                        state.revoked = Ok(revoked);
+                    }
+                    Err(error) => {
+                        if state.revoked.is_ok() {
+                            tracing::error!(path = %self.path.display(), %error, "cannot read the revocation list; refusing signed messages until it can be read");
+                        }
+                        state.stamp = None;
+                        state.revoked = Err(());
+                    }
+                }
+            }
+        }
+        match &state.revoked {
+            Ok(list) => Ok(ids.iter().any(|id| list.iter().any(|r| r == id))),
+            Err(()) => Err(()),
+        }
+    }
+}
+
+fn file_stamp(path: &std::path::Path) -> std::io::Result<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.modified()?, meta.len()))
+}
+
+fn read_revocations(path: &std::path::Path) -> std::io::Result<((SystemTime, u64), Vec<String>)> {
+    let stamp = file_stamp(path)?;
+    let text = std::fs::read_to_string(path)?;
+    let revoked = text
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok((stamp, revoked))
+}
+
+/// Signature requirements for `tools/call` on one upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// The upstream.
+    pub upstream: String,
+    /// Calls must be signed.
+    pub signed: bool,
+    /// Lowest accepted trust level.
+    pub min_trust_level: u8,
+    /// Tools it applies to; empty: every tool.
+    pub tools: Vec<String>,
+}
+
+impl Requirement {
+    fn covers(&self, upstream: &str, tool: &str) -> bool {
+        self.upstream == upstream && (self.tools.is_empty() || self.tools.iter().any(|t| t == tool))
+    }
+}
+
+/// The signature stage's settings.
+#[derive(Debug)]
+pub struct SignatureConfig {
+    /// Accepted profiles.
+    pub profiles: Vec<Profile>,
+    /// Trusted signers.
+    pub trust: TrustStore,
+    /// Accepted timestamp skew, both ways.
+    pub window: Duration,
+    /// Where `(signer, nonce)` pairs are recorded.
+    pub replay: Arc<dyn ReplayStore>,
+    /// The local revocation list.
+    pub revocations: Option<RevocationList>,
+    /// Requirements on `tools/call`.
+    pub requirements: Vec<Requirement>,
+    /// Limits for the unwrapped message.
+    pub limits: Limits,
+}
+
+/// The signature stage.
+#[derive(Debug)]
+pub struct Signature {
+    config: SignatureConfig,
+    chains: Mutex<HashMap<String, (ChainVerifier, Instant)>>,
+}
+
+fn deny(code: &'static str, message: impl Into<String>) -> Denial {
+    Denial::Signature {
+        code,
+        message: message.into(),
+    }
+}
+
+fn reject(error: &mcps::Error) -> Denial {
+    deny(error.reject_code().as_str(), error.to_string())
+}
+
+/// What a verified envelope established.
+struct Verified {
+    profile: Profile,
+    signer: Arc<Signer>,
+    timestamp: Timestamp,
+    nonce: String,
+    /// The native chain link and this envelope's link hash.
+    chain: Option<(Link, String)>,
+    message: Value,
+}
+
+impl Signature {
+    /// The stage.
+    pub fn new(config: SignatureConfig) -> Self {
+        Self {
+            config,
+            chains: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Verifies `x`'s envelope, if it has one; `Ok(None)` for an unsigned message.
+    fn verify(&self, x: &Exchange) -> Result<Option<Verified>, Denial> {
+        let (profile, wire) = if let Some(text) = x.message.mcps_envelope() {
+            (None, text.to_owned())
+        } else if x.message.member("mcps").is_some() {
+            (Some(Profile::B), x.message.to_json())
+        } else {
+            return Ok(None);
+        };
+        let envelope = canonical::parse(&wire, &ParseOptions::STRICT).map_err(|e| reject(&e))?;
+        let Some(object) = envelope.as_object() else {
+            return Err(deny(
+                "malformed_envelope",
+                "the envelope is not a JSON object",
+            ));
+        };
+        let profile = match profile {
+            Some(p) => p,
+            None if object.contains_key("mcps") => Profile::A,
+            None if object.contains_key("v") => Profile::Native,
+            None => return Err(deny("malformed_envelope", "unknown envelope format")),
+        };
+        if !self.config.profiles.contains(&profile) {
+            return Err(deny(
+                "profile_not_accepted",
+                format!(
+                    "this gateway does not accept profile {} envelopes",
+                    profile.as_str()
+                ),
+            ));
+        }
+        let options = profile_a::VerifyOptions {
+            now: Timestamp::now(),
+            max_age: self.config.window,
+            max_future: self.config.window,
+            parse: ParseOptions::STRICT,
+        };
+        let unknown = || {
+            deny(
+                "unknown_signer",
+                "the envelope's signer is not in the trust store",
+            )
+        };
+        let claimed = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+        match profile {
+            Profile::A | Profile::B => {
+                let id = if profile == Profile::A {
+                    claimed(object.get("passport_id"))
+                } else {
+                    claimed(
+                        object
+                            .get("mcps")
+                            .and_then(Value::as_object)
+                            .and_then(|h| h.get("passport_id")),
+                    )
+                };
+                let signer = id
+                    .as_deref()
+                    .and_then(|id| self.config.trust.by_id(id))
+                    .ok_or_else(unknown)?;
+                let verified = if profile == Profile::A {
+                    profile_a::verify_value(envelope, &signer.key, &options)
+                } else {
+                    profile_b::verify_value(envelope, &signer.key, &options, None)
+                }
+                .map_err(|e| reject(&e))?;
+                if verified.passport_id() != signer.id {
+                    return Err(unknown());
+                }
+                Ok(Some(Verified {
+                    profile,
+                    signer: Arc::clone(signer),
+                    timestamp: verified.timestamp(),
+                    nonce: verified.nonce().as_str().to_owned(),
+                    chain: None,
+                    message: verified.into_message(),
+                }))
+            }
+            Profile::Native => {
+                let signer = claimed(object.get("kid"))
+                    .as_deref()
+                    .and_then(|kid| self.config.trust.by_kid(kid))
+                    .ok_or_else(unknown)?;
+                let verified = native::verify_value(envelope, &signer.key, &options)
+                    .map_err(|e| reject(&e))?;
+                Ok(Some(Verified {
+                    profile,
+                    signer: Arc::clone(signer),
+                    timestamp: verified.timestamp(),
+                    nonce: verified.nonce().as_str().to_owned(),
+                    chain: Some((verified.link().clone(), verified.link_hash().to_owned())),
+                    message: verified.message().clone(),
+                }))
+            }
+        }
+    }
+
+    fn check_revoked(&self, signer: &Signer) -> Result<(), Denial> {
+        let Some(list) = &self.config.revocations else {
+            return Ok(());
+        };
+        let kid = native::key_id(&signer.key);
+        match list.is_revoked(&[signer.id.as_str(), kid.as_str()]) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(deny("revoked", "the signer's key or passport is revoked")),
+            Err(()) => Err(deny(
+                "revocation_unavailable",
+                "the revocation list cannot be read; retry later",
+            )),
+        }
+    }
+
+    async fn check_replay(&self, v: &Verified) -> Result<(), Denial> {
+        let micros = u64::try_from(v.timestamp.unix_micros())
+            .map_err(|_| deny("bad_timestamp", "the timestamp is before 1970"))?;
+        let expires_at = UNIX_EPOCH + Duration::from_micros(micros) + self.config.window;
+        match self
+            .config
+            .replay
+            .check_and_insert(&v.signer.id, &v.nonce, expires_at)
+            .await
+        {
+            Ok(Freshness::Fresh) => Ok(()),
+            Ok(Freshness::Replayed) => Err(deny("replay", "this envelope was already used")),
+            Err(StoreError::InvalidExpiry) => Err(deny("expired", "the envelope is too old")),
+            Err(StoreError::Full) => Err(deny(
+                "replay_unavailable",
+                "the replay store is full; retry later",
+            )),
+            Err(error) => {
+                tracing::warn!(store = self.config.replay.name(), %error, "replay store unavailable; refusing the signed message");
+                Err(deny(
+                    "replay_unavailable",
+                    "the replay store cannot be reached; retry later",
+                ))
+            }
+        }
+    }
+
+    fn advance_chain(&self, session: &str, link: &Link, hash: &str) -> Result<(), Denial> {
+        let mismatch = || {
+            deny(
+                "transcript_mismatch",
+                "the envelope does not continue this session's transcript chain",
+            )
+        };
+        let mut chains = self
+            .chains
+            .lock()
+            .map_err(|_| deny("internal", "transcript state unavailable"))?;
+        match chains.get_mut(session) {
+            Some((chain, used)) => {
+                if chain.expected() != link {
+                    return Err(mismatch());
+                }
+                *chain = ChainVerifier::new(Link::Prev(hash.to_owned()));
+                *used = Instant::now();
+            }
+            None => {
+                if !matches!(link, Link::Start(_)) {
+                    return Err(mismatch());
+                }
+                if chains.len() >= MAX_CHAINS
+                    && let Some(oldest) = chains
+                        .iter()
+                        .min_by_key(|(_, (_, used))| *used)
+                        .map(|(k, _)| k.clone())
+                {
+                    chains.remove(&oldest);
+                }
+                chains.insert(
+                    session.to_owned(),
+                    (
+                        ChainVerifier::new(Link::Prev(hash.to_owned())),
+                        Instant::now(),
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn unwrap(&self, x: &mut Exchange, v: &Verified) -> Result<(), Denial> {
+        let text = match v.profile {
+            Profile::A => canonical::python_dumps(&v.message),
+            Profile::B => canonical::profile_b(&v.message),
+            Profile::Native => canonical::jcs(&v.message),
+        }
+        .map_err(|e| reject(&e))?;
+        let inner = Message::parse(text.as_bytes(), self.config.limits).map_err(|e| {
+            deny(
+                "malformed_message",
+                format!(
+                    "the signed message is not acceptable JSON-RPC: {}",
+                    e.denial
+                ),
+            )
+        })?;
+        // The transport routed the message by the method and id it parsed; the signed message
+        // must agree.
+        if inner.kind() != x.message.kind()
+            || inner.method() != x.message.method()
+            || inner.id() != x.message.id()
+        {
+            return Err(deny(
+                "malformed_envelope",
+                "the signed message differs from the envelope's message",
+            ));
+        }
+        x.replace_message(inner);
+        Ok(())
+    }
+
+    fn enforce(&self, x: &Exchange, signer: Option<&Signer>) -> Result<(), Denial> {
+        if x.message.kind() != Kind::Request || x.message.method() != Some("tools/call") {
+            return Ok(());
+        }
+        let Some(tool) = x.target() else {
+            return Ok(());
+        };
+        for requirement in &self.config.requirements {
+            if !requirement.covers(&x.upstream, &tool) {
+                continue;
+            }
+            match signer {
+                None if requirement.signed || requirement.min_trust_level > 0 => {
+                    return Err(deny(
+                        "signature_required",
+                        format!("tool `{tool}` requires an MCPS-signed call"),
+                    ));
+                }
+                Some(s) if s.trust_level < requirement.min_trust_level => {
+                    return Err(deny(
+                        "insufficient_trust",
+                        format!(
+                            "tool `{tool}` requires trust level {}; the signer has {}",
+                            requirement.min_trust_level, s.trust_level
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn check(&self, x: &mut Exchange) -> Result<(), Denial> {
+        let Some(v) = self.verify(x)? else {
+            x.facts.insert("signed".into(), false.into());
+            x.facts.insert("trust_level".into(), 0.into());
+            return self.enforce(x, None);
+        };
+        self.check_revoked(&v.signer)?;
+        self.check_replay(&v).await?;
+        if let Some((link, hash)) = &v.chain {
+            self.advance_chain(&x.session, link, hash)?;
+        }
+        self.unwrap(x, &v)?;
+        x.facts.insert("signed".into(), true.into());
+        x.facts
+            .insert("trust_level".into(), i64::from(v.signer.trust_level).into());
+        x.facts.insert("signer".into(), v.signer.id.clone().into());
+        tracing::debug!(signer = %v.signer.id, profile = v.profile.as_str(), "signature verified");
+        self.enforce(x, Some(&v.signer))
+    }
+}
+
+impl Stage for Signature {
+    const NAME: &'static str = "signature";
+
+    async fn on_request(&self, x: &mut Exchange) -> Result<(), Stop> {
+        if x.direction != Direction::ClientToServer {
+            return Ok(());
+        }
+        self.check(x).await.map_err(Stop::Deny)
+    }
+}
+
+/// Refuses an envelope when no signature stage is configured: its signature cannot be checked,
+/// and forwarding the inner message would pass it off as what the envelope claims.
+pub(crate) fn refuse_unverified(x: &Exchange) -> Result<(), Stop> {
+    if x.direction == Direction::ClientToServer && x.message.mcps_envelope().is_some() {
+        return Err(Stop::Deny(deny(
+            "signatures_not_enabled",
+            "this gateway does not verify MCPS envelopes (no `[mcps]` section); send plain JSON-RPC",
+        )));
+    }
+    Ok(())
+}
