@@ -54,6 +54,18 @@ pub fn demo_upstream_toml(name: &str, notes: &Path, extra: &str) -> String {
     )
 }
 
+/// How [`GatewayProcess::start_with`] runs the gateway, beyond its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Extra environment variables of the gateway process (and of it only).
+    pub env: Vec<(String, String)>,
+    /// The `MCPGATE_LOG` filter; `info` when `None`.
+    pub log: Option<String>,
+    /// Ready once its port accepts a TCP connection, instead of once `GET /healthz` answers
+    /// over plain HTTP: for a TLS front, whose handshake may require a client certificate.
+    pub tcp_ready: bool,
+}
+
 /// A running gateway.
 #[derive(Debug)]
 pub struct GatewayProcess {
@@ -79,6 +91,17 @@ impl GatewayProcess {
         config: &str,
         dir: tempfile::TempDir,
     ) -> anyhow::Result<Self> {
+        Self::start_with(bin, config, dir, &StartOptions::default()).await
+    }
+
+    /// Like [`GatewayProcess::start_in`], with extra environment variables, another log
+    /// filter or readiness by TCP connect (see [`StartOptions`]).
+    pub async fn start_with(
+        bin: &Path,
+        config: &str,
+        dir: tempfile::TempDir,
+        options: &StartOptions,
+    ) -> anyhow::Result<Self> {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let mut text = String::new();
@@ -95,7 +118,8 @@ impl GatewayProcess {
             .arg(&cfg_path)
             .arg("--listen")
             .arg(addr.to_string())
-            .env("MCPGATE_LOG", "info")
+            .env("MCPGATE_LOG", options.log.as_deref().unwrap_or("info"))
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -107,11 +131,11 @@ impl GatewayProcess {
             addr,
             dir,
         };
-        gw.wait_ready().await?;
+        gw.wait_ready(options.tcp_ready).await?;
         Ok(gw)
     }
 
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+    async fn wait_ready(&mut self, tcp: bool) -> anyhow::Result<()> {
         fixtures::install_crypto_provider();
         let url = format!("http://{}/healthz", self.addr);
         let client = reqwest::Client::new();
@@ -121,7 +145,12 @@ impl GatewayProcess {
             {
                 bail!("mcpgate exited early ({status}): {}", self.stderr());
             }
-            if client.get(&url).send().await.is_ok() {
+            let ready = if tcp {
+                tokio::net::TcpStream::connect(self.addr).await.is_ok()
+            } else {
+                client.get(&url).send().await.is_ok()
+            };
+            if ready {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
