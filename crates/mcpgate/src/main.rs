@@ -6,6 +6,7 @@
 
 mod demo_server;
 mod mcps_cli;
+mod mcps_setup;
 mod policy_cli;
 mod security;
 
@@ -232,7 +233,11 @@ fn build_gateway(mut config: Config) -> anyhow::Result<Arc<Gateway>> {
     let reload = config.authorization.as_ref().map(|a| a.reload_interval);
     let security = security::security(&config)?;
     security::inject_credentials(&mut config)?;
-    let pipeline = Pipeline::new(validate, audit).with_authorize(Authorize::new(engine.clone()));
+    let mut pipeline =
+        Pipeline::new(validate, audit).with_authorize(Authorize::new(engine.clone()));
+    if let Some(signature) = mcps_setup::signature_stage(&config)? {
+        pipeline = pipeline.with_signature(signature);
+    }
     let gw = Gateway::with_security(config, pipeline, security);
     if let (Some(engine), Some(every)) = (engine, reload) {
         security::spawn_policy_reload(engine, every, gw.shutdown.clone())?;

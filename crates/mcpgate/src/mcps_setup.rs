@@ -1,0 +1,220 @@
+//! Builds the MCPS signature stage from the `[mcps]` section: the trust store, the replay
+//! store and the revocation list.
+//!
+//! # Trust store format
+//!
+//! A TOML file (`mcps.trust_store`) listing the signers the gateway trusts:
+//!
+//! ```toml
+//! [[signers]]
+//! # The passport id profile A and B envelopes carry; the `signer` fact for policies.
+//! id = "asp_0123456789abcdef0123456789abcdef"
+//! # SPKI PEM public key (ECDSA P-256, or Ed25519 for the native profile), relative to
+//! # this file's directory. Native envelopes find their signer by this key's JWK thumbprint.
+//! public_key = "keys/agent.pub.pem"
+//! # 0 to 4; the `trust_level` fact and what `[mcps.require.*] min_trust_level` compares.
+//! trust_level = 2
+//! ```
+//!
+//! Trust levels come only from this file, never from a message or a self-issued passport.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use mcpgate_config::{Config, McpsProfile, ReplayConfig};
+use mcpgate_core::jsonrpc::Limits;
+use mcpgate_pipeline::Signature;
+use mcpgate_pipeline::stages::signature::{
+    Profile, Requirement, RevocationList, SignatureConfig, Signer, TrustStore,
+};
+use mcpgate_store::{
+    Freshness, MemoryReplayStore, RedisReplayStore, ReplayStore, SqliteReplayStore, StoreFuture,
+};
+use mcps::keys::VerifyingKey;
+use serde::Deserialize;
+
+/// How often expired replay entries are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustFile {
+    #[serde(default)]
+    signers: Vec<TrustEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustEntry {
+    id: String,
+    public_key: String,
+    trust_level: u8,
+}
+
+/// Reads a trust store file.
+///
+/// # Errors
+///
+/// When the file or a key cannot be read, or an entry is invalid.
+pub(crate) fn load_trust_store(path: &Path) -> anyhow::Result<TrustStore> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the MCPS trust store `{shown}`"))?;
+    let file: TrustFile = toml::from_str(&text)
+        .with_context(|| format!("the MCPS trust store `{shown}` is not valid"))?;
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut signers = Vec::new();
+    for entry in file.signers {
+        if entry.id.is_empty() || entry.id.len() > 128 || entry.id.chars().any(char::is_control) {
+            anyhow::bail!(
+                "MCPS trust store `{shown}`: signer ids must be 1 to 128 printable characters"
+            );
+        }
+        if entry.trust_level > 4 {
+            anyhow::bail!(
+                "MCPS trust store `{shown}`: signer `{}` has trust_level {}; use 0 to 4",
+                entry.id,
+                entry.trust_level
+            );
+        }
+        let key_path = base.join(&entry.public_key);
+        let pem = std::fs::read_to_string(&key_path).with_context(|| {
+            format!(
+                "MCPS trust store `{shown}`: cannot read the public key `{}` of signer `{}`",
+                key_path.display(),
+                entry.id
+            )
+        })?;
+        let key = VerifyingKey::from_spki_pem(&pem).with_context(|| {
+            format!(
+                "MCPS trust store `{shown}`: `{}` (signer `{}`) is not an SPKI PEM P-256 or Ed25519 public key",
+                key_path.display(),
+                entry.id
+            )
+        })?;
+        signers.push(Signer {
+            id: entry.id,
+            key,
+            trust_level: entry.trust_level,
+        });
+    }
+    TrustStore::new(signers).map_err(|e| anyhow::anyhow!("MCPS trust store `{shown}`: {e}"))
+}
+
+/// A Redis replay store that connects on first use and again after a failed attempt, so the
+/// gateway starts (and refuses signed messages) while Redis is down.
+struct LazyRedis {
+    url: String,
+    prefix: String,
+    store: tokio::sync::OnceCell<RedisReplayStore>,
+}
+
+impl fmt::Debug for LazyRedis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("LazyRedis")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReplayStore for LazyRedis {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn check_and_insert<'a>(
+        &'a self,
+        signer: &'a str,
+        nonce: &'a str,
+        expires_at: SystemTime,
+    ) -> StoreFuture<'a, Freshness> {
+        Box::pin(async move {
+            let store = self
+                .store
+                .get_or_try_init(|| RedisReplayStore::connect(&self.url, &self.prefix))
+                .await?;
+            store.check_and_insert(signer, nonce, expires_at).await
+        })
+    }
+}
+
+fn replay_store(config: &ReplayConfig) -> anyhow::Result<Arc<dyn ReplayStore>> {
+    Ok(match config {
+        ReplayConfig::Memory { capacity } => Arc::new(MemoryReplayStore::new(*capacity)),
+        ReplayConfig::Sqlite { path } => {
+            Arc::new(SqliteReplayStore::open(path).with_context(|| {
+                format!("cannot open the MCPS replay store `{}`", path.display())
+            })?)
+        }
+        ReplayConfig::Redis { url, prefix } => Arc::new(LazyRedis {
+            url: url.clone(),
+            prefix: prefix.clone(),
+            store: tokio::sync::OnceCell::new(),
+        }),
+    })
+}
+
+/// The signature stage for `config`, or `None` without an `[mcps]` section. Must run inside
+/// the Tokio runtime (it starts the replay store's purge task).
+///
+/// # Errors
+///
+/// When the trust store, the revocation list or the replay store cannot be used.
+pub(crate) fn signature_stage(config: &Config) -> anyhow::Result<Option<Signature>> {
+    let Some(mcps) = &config.mcps else {
+        return Ok(None);
+    };
+    let trust = load_trust_store(&mcps.trust_store)?;
+    if trust.is_empty() {
+        tracing::warn!("the MCPS trust store lists no signers: every signed message is refused");
+    }
+    let revocations = match &mcps.revocation_list {
+        Some(path) => Some(
+            RevocationList::load(path.clone(), mcps.revocation_reload_interval)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    let replay = replay_store(&mcps.replay)?;
+    mcpgate_store::spawn_purge_task(Arc::clone(&replay), PURGE_EVERY);
+    let profiles = mcps
+        .profiles
+        .iter()
+        .map(|p| match p {
+            McpsProfile::A => Profile::A,
+            McpsProfile::B => Profile::B,
+            McpsProfile::Native => Profile::Native,
+        })
+        .collect();
+    let requirements = mcps
+        .require
+        .iter()
+        .map(|r| Requirement {
+            upstream: r.upstream.clone(),
+            signed: r.signed,
+            min_trust_level: r.min_trust_level,
+            tools: r.tools.clone(),
+        })
+        .collect();
+    tracing::info!(
+        signers = trust.len(),
+        replay = replay.name(),
+        "MCPS signature verification enabled"
+    );
+    Ok(Some(Signature::new(SignatureConfig {
+        profiles,
+        trust,
+        window: mcps.window,
+        replay,
+        revocations,
+        requirements,
+        limits: Limits {
+            max_bytes: config.server.max_body_bytes,
+            max_depth: config.server.max_depth,
+        },
+    })))
+}
