@@ -1,7 +1,9 @@
 //! One entry point that turns request headers (and the TLS client certificate) into a
 //! [`Principal`] or a [`Denial`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -43,6 +45,57 @@ pub struct AuthenticatorConfig {
 #[derive(Debug)]
 pub struct Authenticator {
     config: AuthenticatorConfig,
+    verified: TokenCache,
+}
+
+/// Tokens already verified, by the SHA-256 of their text, until their `exp`.
+///
+/// A client sends the same access token with every request; checking its signature each time
+/// (an ECDSA or RSA verification) would cost far more than everything else the gateway does
+/// for a call. A token's text cannot change, so a verified token stays verified until it
+/// expires; the cache never outlives `exp` and never holds the token itself.
+#[derive(Debug, Default)]
+struct TokenCache {
+    entries: Mutex<HashMap<[u8; 32], (Arc<Principal>, u64)>>,
+}
+
+/// Most tokens remembered at once.
+const TOKEN_CACHE_CAPACITY: usize = 10_000;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl TokenCache {
+    fn key(token: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(token.as_bytes()).into()
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Arc<Principal>> {
+        let entries = self.entries.lock().ok()?;
+        let (principal, exp) = entries.get(key)?;
+        (unix_now() < *exp).then(|| Arc::clone(principal))
+    }
+
+    fn put(&self, key: [u8; 32], principal: &Arc<Principal>) {
+        let Some(exp) = principal.attributes.get("exp").and_then(Value::as_u64) else {
+            return;
+        };
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= TOKEN_CACHE_CAPACITY {
+            let now = unix_now();
+            entries.retain(|_, (_, e)| *e > now);
+            if entries.len() >= TOKEN_CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (Arc::clone(principal), exp));
+    }
 }
 
 enum Credential<'a> {
@@ -62,7 +115,10 @@ impl Authenticator {
                 gw.issuer()
             )));
         }
-        Ok(Self { config })
+        Ok(Self {
+            config,
+            verified: TokenCache::default(),
+        })
     }
 
     /// The gateway's token issuer, when delegation tokens are enabled.
@@ -170,6 +226,16 @@ impl Authenticator {
         if !looks_like_jwt(token) {
             return self.api_key(token, "invalid token");
         }
+        let key = TokenCache::key(token);
+        if let Some(principal) = self.verified.get(&key) {
+            return Ok(principal);
+        }
+        let principal = self.verify_jwt(token).await?;
+        self.verified.put(key, &principal);
+        Ok(principal)
+    }
+
+    async fn verify_jwt(&self, token: &str) -> Result<Arc<Principal>, Denial> {
         let issuer = unverified_issuer(token);
         let Some(issuer) = issuer.as_deref() else {
             return self.api_key(token, "token has no `iss` claim");
@@ -287,6 +353,28 @@ mod tests {
     use http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn verified_tokens_are_remembered_only_until_they_expire() {
+        let cache = TokenCache::default();
+        let mut p = Principal::new("a", PrincipalKind::User, mcpgate_core::AuthMethod::Jwt);
+        p.attributes
+            .insert("exp".into(), Value::from(unix_now() + 60));
+        let live = Arc::new(p.clone());
+        cache.put(TokenCache::key("live"), &live);
+        let got = cache.get(&TokenCache::key("live")).expect("cached");
+        assert!(Arc::ptr_eq(&got, &live));
+        assert!(cache.get(&TokenCache::key("other")).is_none());
+
+        p.attributes
+            .insert("exp".into(), Value::from(unix_now() - 1));
+        cache.put(TokenCache::key("stale"), &Arc::new(p.clone()));
+        assert!(cache.get(&TokenCache::key("stale")).is_none());
+
+        p.attributes.remove("exp");
+        cache.put(TokenCache::key("no-exp"), &Arc::new(p));
+        assert!(cache.get(&TokenCache::key("no-exp")).is_none());
+    }
 
     fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
         let mut h = HeaderMap::new();
