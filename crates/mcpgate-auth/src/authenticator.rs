@@ -56,8 +56,11 @@ pub struct Authenticator {
 /// expires; the cache never outlives `exp` and never holds the token itself.
 #[derive(Debug, Default)]
 struct TokenCache {
-    entries: Mutex<HashMap<[u8; 32], (Arc<Principal>, u64)>>,
+    entries: Mutex<HashMap<[u8; 32], Verified>>,
 }
+
+/// A verified token's principal and its `exp` (Unix seconds).
+type Verified = (Arc<Principal>, u64);
 
 /// Most tokens remembered at once.
 const TOKEN_CACHE_CAPACITY: usize = 10_000;
