@@ -5,7 +5,7 @@
 //! The shared-Redis test needs a Redis server on `127.0.0.1:6379` (each test uses its own key
 //! prefix).
 
-#![expect(clippy::unwrap_used, clippy::panic, reason = "test code")]
+#![expect(clippy::unwrap_used, reason = "test code")]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
