@@ -579,3 +579,78 @@ async fn the_stdio_front_acts_as_its_configured_principal() {
     alice.close_stdin();
     alice.wait(Duration::from_secs(15)).await.unwrap();
 }
+
+#[tokio::test]
+async fn policies_reload_atomically_and_a_broken_file_keeps_the_old_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = example_config(dir.path(), "bob").replace(
+        "policies = [\"policies\"]",
+        "policies = [\"policies\"]\nreload_interval = \"100ms\"",
+    );
+    assert!(config.contains("reload_interval"));
+    let policies = dir.path().join("policies");
+    let mut gw = GatewayProcess::start_in(Path::new(BIN), &config, dir)
+        .await
+        .unwrap();
+    let http = Http::new(&gw.url());
+    let bob = ("x-api-key", "demo-bob-key");
+    let sid = session(&http, bob).await;
+    let write = json!({"name":"write_note","arguments":{"path":"notes/bob/new","content":"x"}});
+    let denied = call(&http, bob, &sid, 1, "tools/call", write.clone()).await;
+    assert_eq!(denied.code(), Some(FORBIDDEN), "{}", denied.body);
+
+    // A new file, swapped in with a rename so the reload never reads half of it.
+    let grant = "@id(\"bob-writes\")\npermit (principal == Mcp::User::\"bob\", action == Mcp::Action::\"call_tool\", resource == Mcp::Tool::\"write_note\");\n";
+    std::fs::write(policies.join(".grant.tmp"), grant).unwrap();
+    std::fs::rename(policies.join(".grant.tmp"), policies.join("grant.cedar")).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut id = 2;
+    loop {
+        let a = call(&http, bob, &sid, id, "tools/call", write.clone()).await;
+        if a.json()["result"].is_object() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new policy never took effect: {}",
+            a.body
+        );
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A broken file: refused with its position, and the set in force stays.
+    std::fs::write(
+        policies.join("broken.cedar"),
+        "permit (principal, action, resource)\n",
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !gw.stderr().contains("broken.cedar:") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no reload error logged: {}",
+            gw.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = gw.stderr();
+    let line = log.lines().find(|l| l.contains("broken.cedar:")).unwrap();
+    assert!(
+        line.contains("broken.cedar:1:") || line.contains("broken.cedar:2:"),
+        "{line}"
+    );
+    let still = call(&http, bob, &sid, 100, "tools/call", write.clone()).await;
+    assert!(still.json()["result"].is_object(), "{}", still.body);
+    let add = call(
+        &http,
+        bob,
+        &sid,
+        101,
+        "tools/call",
+        json!({"name":"add","arguments":{"a":1,"b":2}}),
+    )
+    .await;
+    assert!(add.json()["result"].is_object(), "{}", add.body);
+    gw.stop().await.unwrap();
+}

@@ -211,3 +211,143 @@ fn json_logs_are_json_lines_on_stderr() {
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
     assert!(stdout.is_empty(), "{stdout}");
 }
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn keys_hash_prints_a_hash_the_gateway_accepts_and_never_the_key() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpgate"))
+        .args(["keys", "hash"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a-long-secret-key\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hash = text(&out.stdout).trim().to_owned();
+    assert!(
+        hash.starts_with("sha256$") && hash.split('$').count() == 3,
+        "{hash}"
+    );
+    assert!(!text(&out.stdout).contains("a-long-secret-key"));
+    let config = format!(
+        "[upstreams.demo]\ntransport = \"stdio\"\ncommand = \"$MCPGATE\"\n[auth]\n\
+         [[auth.api_keys]]\nprincipal = \"p\"\nhash = \"{hash}\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, config).unwrap();
+    assert!(
+        mcpgate(&["check-config", path.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    let generated = mcpgate(&["keys", "hash", "--generate"]);
+    assert!(generated.status.success());
+    let key_line = text(&generated.stderr);
+    let key = key_line.trim().rsplit(' ').next().unwrap();
+    assert!(key.starts_with("mgk_") && key.len() > 40, "{key_line}");
+    assert!(!text(&generated.stdout).contains(key));
+}
+
+#[test]
+fn policy_check_lists_ids_or_points_at_the_problem() {
+    let ok = mcpgate(&["policy", "check", &repo("examples/policies")]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let out = text(&ok.stdout);
+    assert!(out.starts_with("ok: 8 policies"), "{out}");
+    assert!(out.contains("bob-reads-own-notes"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.cedar");
+    std::fs::write(
+        &bad,
+        "// a comment\npermit (\n    principal,\n    action == Mcp::Action::\"call_tool\"\n    resource\n);\n",
+    )
+    .unwrap();
+    let out = mcpgate(&["policy", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.cedar:5:5"), "{err}");
+
+    let unknown = dir.path().join("unknown.cedar");
+    std::fs::write(
+        &unknown,
+        "permit (principal, action == Mcp::Action::\"fly\", resource);\n",
+    )
+    .unwrap();
+    let out = mcpgate(&["policy", "check", unknown.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown.cedar:1:"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn policy_test_prints_the_decision_and_the_deciding_policies() {
+    let config = repo("examples/auth.toml");
+    let run = |principal: &str, tool: &str, args: &str| {
+        mcpgate(&[
+            "policy",
+            "test",
+            "--config",
+            &config,
+            "--principal",
+            principal,
+            "--action",
+            "call_tool",
+            "--tool",
+            tool,
+            "--args",
+            args,
+        ])
+    };
+    let allow = run("bob", "read_note", r#"{"path":"notes/bob/todo"}"#);
+    assert_eq!(allow.status.code(), Some(0), "{}", text(&allow.stderr));
+    assert_eq!(
+        text(&allow.stdout),
+        "ALLOW\n  determined by: bob-reads-own-notes\n"
+    );
+    let deny = run("bob", "read_note", r#"{"path":"notes/alice/x"}"#);
+    assert_eq!(deny.status.code(), Some(1));
+    assert_eq!(
+        text(&deny.stdout),
+        "DENY\n  determined by: no policy applies (default deny)\n"
+    );
+    let forbid = run("alice", "read_note", r#"{"path":"notes/../../etc/passwd"}"#);
+    assert_eq!(forbid.status.code(), Some(1));
+    assert!(text(&forbid.stdout).contains("no-parent-paths"));
+    let alice = run(
+        "alice",
+        "write_note",
+        r#"{"path":"notes/alice/y","content":"z"}"#,
+    );
+    assert_eq!(alice.status.code(), Some(0));
+    let usage = mcpgate(&[
+        "policy",
+        "test",
+        "--config",
+        &config,
+        "--principal",
+        "bob",
+        "--action",
+        "fly",
+        "--tool",
+        "echo",
+    ]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(text(&usage.stderr).contains("not an action"));
+}
