@@ -437,3 +437,21 @@ when { context.extra has signed && context.extra.signed
     assert_eq!(verdict(&signed), None, "{}", signed.body);
     assert!(notes.join("p.txt").exists());
 }
+
+#[tokio::test]
+async fn without_an_mcps_section_envelopes_are_refused() {
+    let keys = keys();
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    let config = demo_upstream_toml("demo", &notes, "");
+    let gw = GatewayProcess::start_in(Path::new(BIN), &config, dir)
+        .await
+        .unwrap();
+    let http = Http::new(&gw.url());
+    let sid = http.initialize(VERSION).await;
+    let wire = sign_a(&write(70, "n.txt"), AGENT, &keys.agent);
+    let answer = http.post_raw(wire, &[("mcp-session-id", &sid)]).await;
+    assert_eq!(verdict(&answer).as_deref(), Some("signatures_not_enabled"));
+    assert!(!notes.join("n.txt").exists());
+}
