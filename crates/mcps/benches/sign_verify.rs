@@ -1,14 +1,17 @@
-//! Cost of profile A signing and verification of a typical `tools/call` message, next to the
-//! bare signature primitives over the same bytes, so the envelope overhead can be read off as a
-//! ratio.
+//! Cost of signing and verifying a typical `tools/call` message in each profile, next to the
+//! bare signature operation of the crypto crate for the same key type over the same bytes (the
+//! profile's signing input), so the envelope overhead can be read off as a ratio.
 //!
-//! * `profile_a/sign`   — serialise the message (CPython `json.dumps` form), build the signing
-//!   input, ECDSA P-256 sign (DER, low-S), base64, and write the envelope JSON.
-//! * `profile_a/verify` — parse the envelope JSON strictly, check every field and the window,
-//!   re-serialise the message, base64-decode and ECDSA-verify.
-//! * `p256_bare/*`      — the `p256` crate alone, signing / verifying the same signing input.
-//! * `ed25519_bare/*`   — `ed25519-dalek` alone over the same bytes, for scale.
-//! * `canonical/*`      — the JSON work alone.
+//! Every group has four functions:
+//!
+//! * `sign`        — the profile's signing of the message, up to the envelope's wire text.
+//! * `bare sign`   — the crypto crate alone, signing the profile's signing input.
+//! * `verify`      — the profile's verification from the envelope's wire bytes (strict parse,
+//!   field checks, window, canonicalisation, signature).
+//! * `bare verify` — the crypto crate alone, verifying a signature over the signing input.
+//!
+//! Groups: `profile_a` (ECDSA P-256, DER), `profile_b` (ECDSA P-256, P1363), `native_ed25519`
+//! and `native_p256` (`mcps-native/1`, chain start link). `canonical/*` is the JSON work alone.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -16,8 +19,10 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ed25519_dalek::Signer as _;
 use mcps::canonical::{self, ParseOptions};
-use mcps::keys::SigningKey;
+use mcps::keys::{Algorithm, SigningKey};
+use mcps::native::{self, Link};
 use mcps::profile_a::{self, Nonce, VerifyOptions};
+use mcps::profile_b;
 use mcps::time::Timestamp;
 use p256::ecdsa::signature::Verifier as _;
 
@@ -25,68 +30,234 @@ const MESSAGE: &str = r#"{"jsonrpc": "2.0", "id": 42, "method": "tools/call", "p
 const PASSPORT_ID: &str = "asp_00112233445566778899aabbccddeeff";
 const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg32cqj2ccPcFn5wXa\nJkELcKCXBWUjrktpLbkdeNBRvG2hRANCAAR1eOX9BWtb10RG7LpZbbbMsifE32XY\ngl6LIg2V9D0zwluhZXxQJ3eTFZirPPS7FgUKTGeP2McKM6mEC9Fn4ABL\n-----END PRIVATE KEY-----\n";
 
+/// A bare key of the crypto crate, holding the same secret as the profile's key.
+enum Bare {
+    P256Der(p256::ecdsa::SigningKey),
+    P256P1363(p256::ecdsa::SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl Bare {
+    fn of(key: &SigningKey, der: bool) -> Option<Self> {
+        let secret = secret_of(key);
+        match key.algorithm() {
+            Algorithm::EcdsaP256 => {
+                let raw = p256::ecdsa::SigningKey::from_slice(&secret).ok()?;
+                Some(if der {
+                    Self::P256Der(raw)
+                } else {
+                    Self::P256P1363(raw)
+                })
+            }
+            Algorithm::Ed25519 => {
+                let bytes: [u8; 32] = secret.try_into().ok()?;
+                Some(Self::Ed25519(ed25519_dalek::SigningKey::from_bytes(&bytes)))
+            }
+        }
+    }
+
+    fn bench(
+        &self,
+        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        input: &[u8],
+    ) {
+        match self {
+            Self::P256Der(key) => {
+                let public = *key.verifying_key();
+                let signature: p256::ecdsa::DerSignature = key.sign(input);
+                group.bench_function("bare sign", |b| {
+                    b.iter(|| {
+                        let signature: p256::ecdsa::DerSignature = key.sign(black_box(input));
+                        signature
+                    });
+                });
+                group.bench_function("bare verify", |b| {
+                    b.iter(|| public.verify(black_box(input), &signature));
+                });
+            }
+            Self::P256P1363(key) => {
+                let public = *key.verifying_key();
+                let signature: p256::ecdsa::Signature = key.sign(input);
+                group.bench_function("bare sign", |b| {
+                    b.iter(|| {
+                        let signature: p256::ecdsa::Signature = key.sign(black_box(input));
+                        signature
+                    });
+                });
+                group.bench_function("bare verify", |b| {
+                    b.iter(|| public.verify(black_box(input), &signature));
+                });
+            }
+            Self::Ed25519(key) => {
+                let public = key.verifying_key();
+                let signature = key.sign(input);
+                group.bench_function("bare sign", |b| {
+                    b.iter(|| key.sign(black_box(input)));
+                });
+                group.bench_function("bare verify", |b| {
+                    b.iter(|| public.verify_strict(black_box(input), &signature));
+                });
+            }
+        }
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let Ok(setup) = Setup::new() else {
         eprintln!("benchmark setup failed");
         return;
     };
+    let options = VerifyOptions::at(setup.now);
 
+    // Profile A.
+    let Ok(envelope) = profile_a::sign(
+        &setup.message,
+        PASSPORT_ID,
+        &setup.p256,
+        setup.now,
+        setup.nonce.clone(),
+    ) else {
+        return;
+    };
+    let (Ok(wire), Ok(input)) = (
+        envelope.to_json(),
+        profile_a::signing_input(
+            &setup.message,
+            PASSPORT_ID,
+            envelope.timestamp(),
+            setup.nonce.as_str(),
+        ),
+    ) else {
+        return;
+    };
+    let public = setup.p256.verifying_key();
+    if profile_a::verify(wire.as_bytes(), &public, &options).is_err() {
+        eprintln!("profile a envelope does not verify");
+        return;
+    }
     let mut group = c.benchmark_group("profile_a");
     group.bench_function("sign", |b| {
         b.iter(|| {
-            let envelope = profile_a::sign(
+            profile_a::sign(
                 black_box(&setup.message),
                 PASSPORT_ID,
-                &setup.key,
+                &setup.p256,
                 setup.now,
                 setup.nonce.clone(),
-            );
-            envelope.and_then(|e| e.to_json())
-        });
-    });
-    group.bench_function("verify", |b| {
-        b.iter(|| {
-            profile_a::verify(
-                black_box(setup.wire.as_bytes()),
-                &setup.public,
-                &setup.options,
             )
+            .and_then(|e| e.to_json())
         });
     });
+    group.bench_function("verify", |b| {
+        b.iter(|| profile_a::verify(black_box(wire.as_bytes()), &public, &options));
+    });
+    if let Some(bare) = Bare::of(&setup.p256, true) {
+        bare.bench(&mut group, &input);
+    }
     group.finish();
 
-    let raw_key = p256::ecdsa::SigningKey::from_slice(&setup.p256_secret).ok();
-    let Some(raw_key) = raw_key else { return };
-    let raw_public = *raw_key.verifying_key();
-    let raw_signature: p256::ecdsa::DerSignature = raw_key.sign(&setup.signing_input);
-    let mut group = c.benchmark_group("p256_bare");
+    // Profile B.
+    let Ok(envelope) = profile_b::sign(
+        &setup.message,
+        PASSPORT_ID,
+        &setup.p256,
+        setup.now,
+        setup.nonce.clone(),
+        None,
+    ) else {
+        return;
+    };
+    let (Ok(wire), Ok(input)) = (
+        envelope.to_json(),
+        profile_b::signing_input(
+            &setup.message,
+            PASSPORT_ID,
+            envelope.timestamp(),
+            setup.nonce.as_str(),
+            None,
+        ),
+    ) else {
+        return;
+    };
+    if profile_b::verify(wire.as_bytes(), &public, &options, None).is_err() {
+        eprintln!("profile b envelope does not verify");
+        return;
+    }
+    let mut group = c.benchmark_group("profile_b");
     group.bench_function("sign", |b| {
         b.iter(|| {
-            let signature: p256::ecdsa::DerSignature =
-                raw_key.sign(black_box(&setup.signing_input));
-            signature
+            profile_b::sign(
+                black_box(&setup.message),
+                PASSPORT_ID,
+                &setup.p256,
+                setup.now,
+                setup.nonce.clone(),
+                None,
+            )
+            .and_then(|e| e.to_json())
         });
     });
     group.bench_function("verify", |b| {
-        b.iter(|| raw_public.verify(black_box(&setup.signing_input), &raw_signature));
+        b.iter(|| profile_b::verify(black_box(wire.as_bytes()), &public, &options, None));
     });
+    if let Some(bare) = Bare::of(&setup.p256, false) {
+        bare.bench(&mut group, &input);
+    }
     group.finish();
 
-    let ed_key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-    let ed_public = ed_key.verifying_key();
-    let ed_signature = ed_key.sign(&setup.signing_input);
-    let mut group = c.benchmark_group("ed25519_bare");
-    group.bench_function("sign", |b| {
-        b.iter(|| ed_key.sign(black_box(&setup.signing_input)))
-    });
-    group.bench_function("verify", |b| {
-        b.iter(|| ed_public.verify_strict(black_box(&setup.signing_input), &ed_signature));
-    });
-    group.finish();
+    // Native, both key types.
+    for (name, key) in [
+        ("native_ed25519", &setup.ed25519),
+        ("native_p256", &setup.p256),
+    ] {
+        let Ok(envelope) = native::sign(&setup.message, key, setup.now, &setup.nonce, &setup.link)
+        else {
+            return;
+        };
+        let Ok(wire) = envelope.to_json() else { return };
+        let Ok(ts) = setup.now.to_rfc3339_micros() else {
+            return;
+        };
+        let Ok(input) = native::signing_input(
+            &setup.message,
+            native::alg_name(key.algorithm()),
+            &native::key_id(&key.verifying_key()),
+            setup.nonce.as_str(),
+            &setup.link.to_wire(),
+            &ts,
+        ) else {
+            return;
+        };
+        let public = key.verifying_key();
+        if native::verify(wire.as_bytes(), &public, &options).is_err() {
+            eprintln!("{name} envelope does not verify");
+            return;
+        }
+        let mut group = c.benchmark_group(name);
+        group.bench_function("sign", |b| {
+            b.iter(|| {
+                native::sign(
+                    black_box(&setup.message),
+                    key,
+                    setup.now,
+                    &setup.nonce,
+                    &setup.link,
+                )
+                .and_then(|e| e.to_json())
+            });
+        });
+        group.bench_function("verify", |b| {
+            b.iter(|| native::verify(black_box(wire.as_bytes()), &public, &options));
+        });
+        if let Some(bare) = Bare::of(key, false) {
+            bare.bench(&mut group, &input);
+        }
+        group.finish();
+    }
 
     let mut group = c.benchmark_group("canonical");
-    group.bench_function("parse_envelope", |b| {
-        b.iter(|| canonical::parse(black_box(&setup.wire), &ParseOptions::STRICT));
+    group.bench_function("parse_message", |b| {
+        b.iter(|| canonical::parse(black_box(MESSAGE), &ParseOptions::STRICT));
     });
     group.bench_function("python_dumps_message", |b| {
         b.iter(|| canonical::python_dumps(black_box(&setup.message)));
@@ -99,51 +270,36 @@ fn benches(c: &mut Criterion) {
 
 struct Setup {
     message: canonical::Value,
-    key: SigningKey,
-    public: mcps::keys::VerifyingKey,
+    p256: SigningKey,
+    ed25519: SigningKey,
     now: Timestamp,
     nonce: Nonce,
-    wire: String,
-    options: VerifyOptions,
-    signing_input: Vec<u8>,
-    p256_secret: Vec<u8>,
+    link: Link,
 }
 
 impl Setup {
     fn new() -> Result<Self, mcps::Error> {
-        let message = canonical::parse(MESSAGE, &ParseOptions::STRICT)?;
-        let key = SigningKey::from_pem(KEY_PEM)?;
-        let now = Timestamp::parse("2026-11-22T16:05:23.250000Z")?;
-        let nonce = Nonce::parse("0e8ab839d39f6b6efb8970a88d4f9779")?;
-        let envelope = profile_a::sign(&message, PASSPORT_ID, &key, now, nonce.clone())?;
-        let wire = envelope.to_json()?;
-        let signing_input =
-            profile_a::signing_input(&message, PASSPORT_ID, envelope.timestamp(), nonce.as_str())?;
-        // The same secret scalar, for the bare-primitive runs.
-        let jwk = key.to_jwk().to_value();
-        let d = jwk
-            .get("d")
-            .and_then(canonical::Value::as_str)
-            .unwrap_or_default();
-        let p256_secret = base64_url_decode(d);
         Ok(Self {
-            public: key.verifying_key(),
-            message,
-            key,
-            now,
-            nonce,
-            wire,
-            options: VerifyOptions::at(now),
-            signing_input,
-            p256_secret,
+            message: canonical::parse(MESSAGE, &ParseOptions::STRICT)?,
+            p256: SigningKey::from_pem(KEY_PEM)?,
+            ed25519: SigningKey::generate(Algorithm::Ed25519)?,
+            now: Timestamp::parse("2026-11-22T16:05:23.250000Z")?,
+            nonce: Nonce::parse("0e8ab839d39f6b6efb8970a88d4f9779")?,
+            link: Link::start("bench-session")?,
         })
     }
 }
 
-fn base64_url_decode(text: &str) -> Vec<u8> {
+/// The secret scalar / seed of `key`, from its private JWK.
+fn secret_of(key: &SigningKey) -> Vec<u8> {
     use base64::Engine as _;
+    let jwk = key.to_jwk().to_value();
+    let d = jwk
+        .get("d")
+        .and_then(canonical::Value::as_str)
+        .unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
+        .decode(d)
         .unwrap_or_default()
 }
 
