@@ -18,6 +18,8 @@ pub struct McpsConfig {
     pub revocation_list: Option<PathBuf>,
     /// How often the revocation list is checked for changes.
     pub revocation_reload_interval: Duration,
+    /// The gateway's response signing key (PKCS#8 PEM), if any.
+    pub signing_key: Option<PathBuf>,
     /// Per-upstream requirements, in upstream-name order.
     pub require: Vec<McpsRequirement>,
 }

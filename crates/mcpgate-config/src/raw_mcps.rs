@@ -45,6 +45,10 @@ pub(crate) struct RawMcps {
     /// How often the revocation list is checked for changes.
     #[schemars(extend("default" = "2s"))]
     pub(crate) revocation_reload_interval: Option<String>,
+    /// The gateway's own key (PKCS#8 PEM, P-256 or Ed25519), relative to this file's directory:
+    /// when set, the responses to native-signed requests are signed with it, each chained to
+    /// its request. Its key id is logged at startup for clients to pin.
+    pub(crate) signing_key: Option<String>,
     /// Signature requirements per upstream: `[mcps.require.NAME]`.
     pub(crate) require: Option<BTreeMap<String, RawMcpsRequire>>,
 }

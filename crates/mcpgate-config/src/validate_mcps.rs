@@ -72,6 +72,10 @@ impl Checker<'_> {
                 false,
             )?
             .unwrap_or(DEFAULT_REVOCATION_RELOAD);
+        let signing_key = match &raw.signing_key {
+            Some(path) => Some(self.path(&key.child("signing_key"), path)?),
+            None => None,
+        };
         let mut require = Vec::new();
         for (upstream, entry) in raw.require.into_iter().flatten() {
             require.push(self.requirement(
@@ -87,6 +91,7 @@ impl Checker<'_> {
             replay,
             revocation_list,
             revocation_reload_interval,
+            signing_key,
             require,
         }))
     }

@@ -128,6 +128,9 @@ pub struct Message {
     method: Option<Box<str>>,
     /// The MCPS envelope the message arrived in, as received (see [`Message::mcps_envelope`]).
     envelope: Option<Box<str>>,
+    /// The signed envelope the gateway sends in place of the plain message (see
+    /// [`Message::set_signed_wire`]).
+    signed_wire: Option<Box<str>>,
 }
 
 impl Message {
@@ -246,6 +249,7 @@ impl Message {
             id,
             method,
             envelope: None,
+            signed_wire: None,
         })
     }
 
@@ -323,6 +327,7 @@ impl Message {
             id: None,
             method: None,
             envelope: None,
+            signed_wire: None,
         }
     }
 
@@ -389,6 +394,7 @@ impl Message {
     /// Replaces (or adds) a member with a new value.
     pub fn set_member(&mut self, name: &str, value: &serde_json::Value) {
         let raw = to_raw(value);
+        self.signed_wire = None;
         match self.members.iter_mut().find(|(k, _)| &**k == name) {
             Some((_, v)) => *v = raw,
             None => self.members.push((name.into(), raw)),
@@ -403,6 +409,7 @@ impl Message {
             return;
         }
         let raw = raw_json(id.as_json());
+        self.signed_wire = None;
         match self.members.iter_mut().find(|(k, _)| &**k == "id") {
             Some((_, v)) => *v = raw,
             None => self.members.push(("id".into(), raw)),
@@ -410,8 +417,18 @@ impl Message {
         self.id = Some(id.clone());
     }
 
-    /// Writes the message as compact JSON on one line, members in their original order.
+    /// Makes [`Message::to_json`] write `text`, an MCPS envelope that signs this message,
+    /// instead of the message itself. Changing a member or the id drops it.
+    pub fn set_signed_wire(&mut self, text: String) {
+        self.signed_wire = Some(text.into_boxed_str());
+    }
+
+    /// Writes the message as compact JSON on one line, members in their original order (or
+    /// the signed envelope set with [`Message::set_signed_wire`]).
     pub fn to_json(&self) -> String {
+        if let Some(wire) = &self.signed_wire {
+            return wire.to_string();
+        }
         self.write(None)
     }
 

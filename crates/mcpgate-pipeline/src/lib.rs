@@ -131,7 +131,24 @@ impl Pipeline {
     pub async fn on_response(&self, x: &Exchange, response: &mut Message) -> Result<(), Stop> {
         self.authorize.on_response(x, response).await?;
         self.validate.on_response(x, response).await?;
+        // Last: the signature covers the response exactly as sent.
+        if let Some(signature) = &self.signature {
+            signature.on_response(x, response).await?;
+        }
         Ok(())
+    }
+
+    /// Signs the gateway's own answer to a request (such as `initialize`) when the request was
+    /// signed and a response key is configured; the other response stages do not run.
+    ///
+    /// # Errors
+    ///
+    /// [`Stop::Deny`] when the answer cannot be signed.
+    pub async fn sign_response(&self, x: &Exchange, response: &mut Message) -> Result<(), Stop> {
+        match &self.signature {
+            Some(signature) => signature.on_response(x, response).await,
+            None => Ok(()),
+        }
     }
 
     async fn run<S: Stage>(&self, stage: &S, x: &mut Exchange) -> Result<(), Stop> {

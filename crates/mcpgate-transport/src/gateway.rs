@@ -501,6 +501,10 @@ impl Gateway {
                     .and_then(ProtocolVersion::parse)
             })
             .unwrap_or(version);
+        let mut reply = reply;
+        if let Err(stop) = self.pipeline.sign_response(&x, &mut reply).await {
+            return self.stopped(&x, stop);
+        }
         let session = Arc::new(Session {
             id: id.clone(),
             route,

@@ -33,7 +33,7 @@ use mcpgate_pipeline::stages::signature::{
 use mcpgate_store::{
     Freshness, MemoryReplayStore, RedisReplayStore, ReplayStore, SqliteReplayStore, StoreFuture,
 };
-use mcps::keys::VerifyingKey;
+use mcps::keys::{SigningKey, VerifyingKey};
 use serde::Deserialize;
 
 /// How often expired replay entries are purged.
@@ -200,6 +200,24 @@ pub(crate) fn signature_stage(config: &Config) -> anyhow::Result<Option<Signatur
             tools: r.tools.clone(),
         })
         .collect();
+    let response_key = match &mcps.signing_key {
+        Some(path) => {
+            let shown = path.display();
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the MCPS signing key `{shown}`"))?;
+            let key = SigningKey::from_pem(&pem).map_err(|_| {
+                anyhow::anyhow!(
+                    "the MCPS signing key `{shown}` is not a PKCS#8 PEM P-256 or Ed25519 private key"
+                )
+            })?;
+            tracing::info!(
+                kid = %mcps::native::key_id(&key.verifying_key()),
+                "MCPS responses to native-signed requests are signed; clients pin this key id"
+            );
+            Some(key)
+        }
+        None => None,
+    };
     tracing::info!(
         signers = trust.len(),
         replay = replay.name(),
@@ -216,5 +234,6 @@ pub(crate) fn signature_stage(config: &Config) -> anyhow::Result<Option<Signatur
             max_bytes: config.server.max_body_bytes,
             max_depth: config.server.max_depth,
         },
+        response_key,
     })))
 }

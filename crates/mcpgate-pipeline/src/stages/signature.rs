@@ -15,7 +15,9 @@
 //!    `kid`, the key's JWK thumbprint): an unknown signer is refused (`unknown_signer`);
 //! 2. verifies the envelope strictly with the `mcps` crate under that signer's key, including
 //!    the timestamp window (`bad_signature`, `expired`, `future_timestamp`, `bad_nonce`, …);
-//! 3. checks the local [`RevocationList`] for the signer id and key id (`revoked`);
+//! 3. checks the local [`RevocationList`] for the signer id and key id (`revoked`), then asks
+//!    the trust authority, if configured ([`RevocationAuthority`]), about the signer id
+//!    (`revoked`; no valid signed answer: `revocation_unavailable`);
 //! 4. only then records `(signer, nonce)` in the replay store until `timestamp + window`
 //!    (`replay`; a store error is `replay_unavailable`, never a pass);
 //! 5. for native envelopes, advances the session's transcript chain (`transcript_mismatch`
@@ -38,11 +40,13 @@ use mcpgate_core::jsonrpc::Limits;
 use mcpgate_core::{Denial, Direction, Exchange, Kind, Message};
 use mcpgate_store::{Freshness, ReplayStore, StoreError};
 use mcps::canonical::{self, ParseOptions, Value};
-use mcps::keys::VerifyingKey;
+use mcps::keys::{SigningKey, VerifyingKey};
 use mcps::native::{ChainVerifier, Link};
+use mcps::profile_a::Nonce;
 use mcps::time::Timestamp;
 use mcps::{native, profile_a, profile_b};
 
+use crate::stages::revocation_authority::RevocationAuthority;
 use crate::{Stage, Stop};
 
 /// Most native transcript chains kept at once; the least recently used one is dropped beyond.
@@ -257,6 +261,9 @@ pub struct SignatureConfig {
     pub requirements: Vec<Requirement>,
     /// Limits for the unwrapped message.
     pub limits: Limits,
+    /// The gateway's key: when set, the response to a native-signed request is sent as a
+    /// native envelope signed with it, whose `prev` is the request's link hash.
+    pub response_key: Option<SigningKey>,
 }
 
 /// The signature stage.
@@ -264,6 +271,10 @@ pub struct SignatureConfig {
 pub struct Signature {
     config: SignatureConfig,
     chains: Mutex<HashMap<String, (ChainVerifier, Instant)>>,
+    /// Link hashes of native-signed requests awaiting a signed response, by session and id.
+    pending: Mutex<HashMap<(String, String), (String, Instant)>>,
+    /// The trust authority asked whether a verified signer is revoked.
+    authority: Option<RevocationAuthority>,
 }
 
 fn deny(code: &'static str, message: impl Into<String>) -> Denial {
@@ -294,7 +305,89 @@ impl Signature {
         Self {
             config,
             chains: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            authority: None,
         }
+    }
+
+    /// Also asks `authority` whether each verified signer is revoked (after the local list).
+    #[must_use]
+    pub fn with_revocation_authority(mut self, authority: RevocationAuthority) -> Self {
+        self.authority = Some(authority);
+        self
+    }
+
+    /// Asks the trust authority, if any, about the signer; fails closed.
+    async fn ask_authority(&self, signer: &Signer) -> Result<(), Denial> {
+        let Some(authority) = &self.authority else {
+            return Ok(());
+        };
+        match authority.is_revoked(&signer.id).await {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(deny("revoked", "the signer's key or passport is revoked")),
+            Err(error) => {
+                tracing::warn!(signer = %signer.id, %error, "revocation authority unavailable; refusing the signed message");
+                Err(deny(
+                    "revocation_unavailable",
+                    "the revocation authority cannot be reached; retry later",
+                ))
+            }
+        }
+    }
+
+    /// Remembers the link hash of a native-signed request, to sign its response after it.
+    fn expect_response(&self, x: &Exchange, hash: &str) {
+        let Some(id) = x.message.id() else {
+            return;
+        };
+        if self.config.response_key.is_none() || x.message.kind() != Kind::Request {
+            return;
+        }
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        if pending.len() >= MAX_CHAINS
+            && let Some(oldest) = pending
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(k, _)| k.clone())
+        {
+            pending.remove(&oldest);
+        }
+        pending.insert(
+            (x.session.clone(), id.as_json().to_owned()),
+            (hash.to_owned(), Instant::now()),
+        );
+    }
+
+    /// Signs `response` as a native envelope following its request, if that request was
+    /// native-signed and a response key is configured.
+    fn sign_response(&self, x: &Exchange, response: &mut Message) -> Result<(), Denial> {
+        let (Some(key), Some(id)) = (&self.config.response_key, x.message.id()) else {
+            return Ok(());
+        };
+        let hash = {
+            let mut pending = self
+                .pending
+                .lock()
+                .map_err(|_| deny("internal", "signing state unavailable"))?;
+            pending.remove(&(x.session.clone(), id.as_json().to_owned()))
+        };
+        let Some((hash, _)) = hash else {
+            return Ok(());
+        };
+        let failed = |e: &mcps::Error| {
+            tracing::error!(error = %e, "cannot sign the response");
+            deny("signing_failed", "the gateway could not sign its response")
+        };
+        let message =
+            canonical::parse(&response.to_json(), &ParseOptions::STRICT).map_err(|e| failed(&e))?;
+        let nonce = Nonce::random().map_err(|e| failed(&e))?;
+        let envelope = native::sign(&message, key, Timestamp::now(), &nonce, &Link::Prev(hash))
+            .and_then(|e| e.to_json())
+            .map_err(|e| failed(&e))?;
+        response.set_signed_wire(envelope);
+        Ok(())
     }
 
     /// Verifies `x`'s envelope, if it has one; `Ok(None)` for an unsigned message.
@@ -550,11 +643,15 @@ impl Signature {
             return self.enforce(x, None);
         };
         self.check_revoked(&v.signer)?;
+        self.ask_authority(&v.signer).await?;
         self.check_replay(&v).await?;
         if let Some((link, hash)) = &v.chain {
             self.advance_chain(&x.session, link, hash)?;
         }
         self.unwrap(x, &v)?;
+        if let Some((_, hash)) = &v.chain {
+            self.expect_response(x, hash);
+        }
         x.facts.insert("signed".into(), true.into());
         x.facts
             .insert("trust_level".into(), i64::from(v.signer.trust_level).into());
@@ -572,6 +669,10 @@ impl Stage for Signature {
             return Ok(());
         }
         self.check(x).await.map_err(Stop::Deny)
+    }
+
+    async fn on_response(&self, x: &Exchange, response: &mut Message) -> Result<(), Stop> {
+        self.sign_response(x, response).map_err(Stop::Deny)
     }
 }
 
