@@ -4,6 +4,7 @@
 //! context (`{:#}`) and mapped to exit codes here — 0 success, 1 a check that failed (an invalid
 //! configuration), 2 a usage or runtime error.
 
+mod client;
 mod demo_server;
 mod mcps_cli;
 mod mcps_setup;
@@ -93,6 +94,16 @@ enum Command {
     },
     #[command(flatten)]
     Mcps(mcps_cli::McpsCommand),
+    /// Run an agent through the gateway's stdio front with MCPS-signed messages: sign what it
+    /// sends, verify the gateway's signed answers (without a command: this process's stdio).
+    Client {
+        /// Client configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The agent command and its arguments, after `--`.
+        #[arg(last = true)]
+        agent: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -172,6 +183,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Policy { command } => policy_cli::run(command),
         Command::Mcps(command) => mcps_cli::run(command),
+        Command::Client { config, agent } => client::run(&config, &agent),
     }
 }
 
