@@ -36,7 +36,7 @@ mod validate_security;
 use std::path::Path;
 
 pub use error::ConfigError;
-pub use mcps::{McpsConfig, McpsProfile, McpsRequirement, ReplayConfig};
+pub use mcps::{McpsConfig, McpsProfile, McpsRequirement, ReplayConfig, RevocationAuthorityConfig};
 pub use model::{
     AuditConfig, AuditSink, Config, DEFAULT_ENV_PASSTHROUGH, EraPreference, HttpUpstream,
     JsonRpcConfig, LogConfig, LogFormat, MCPGATE_COMMAND, ServerConfig, ServerDangerous, Sharing,

@@ -22,6 +22,23 @@ pub struct McpsConfig {
     pub signing_key: Option<PathBuf>,
     /// Per-upstream requirements, in upstream-name order.
     pub require: Vec<McpsRequirement>,
+    /// The trust authority asked whether a signer is revoked, if any.
+    pub revocation_authority: Option<RevocationAuthorityConfig>,
+}
+
+/// Online revocation checks against a trust authority (`[mcps] revocation_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationAuthorityConfig {
+    /// URL template holding `{id}` once, where the percent-escaped signer id goes.
+    pub url: String,
+    /// The authority's public key file (SPKI PEM), which signs its answers.
+    pub key: PathBuf,
+    /// How long an answer is reused for the same signer id.
+    pub ttl: Duration,
+    /// Extra PEM CA certificates for the authority's TLS certificate.
+    pub extra_ca: Option<PathBuf>,
+    /// Whether an `http://` URL is accepted.
+    pub allow_http: bool,
 }
 
 /// An MCPS envelope profile.

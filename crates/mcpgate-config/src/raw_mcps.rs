@@ -51,6 +51,22 @@ pub(crate) struct RawMcps {
     pub(crate) signing_key: Option<String>,
     /// Signature requirements per upstream: `[mcps.require.NAME]`.
     pub(crate) require: Option<BTreeMap<String, RawMcpsRequire>>,
+    /// A trust authority asked about every verified signer, e.g.
+    /// `https://ta.example/revocations/{id}` (`{id}` is replaced by the percent-escaped signer
+    /// id). Its answer must be signed with `revocation_authority_key`; no valid answer within
+    /// 2 s refuses the message (`revocation_unavailable`).
+    pub(crate) revocation_url: Option<String>,
+    /// With `revocation_url`: the authority's public key (SPKI PEM, P-256 or Ed25519), relative
+    /// to this file's directory.
+    pub(crate) revocation_authority_key: Option<String>,
+    /// With `revocation_url`: how long an answer is reused for the same signer.
+    #[schemars(extend("default" = "60s"))]
+    pub(crate) revocation_ttl: Option<String>,
+    /// With `revocation_url`: extra PEM CA certificates for the authority's TLS certificate.
+    pub(crate) revocation_extra_ca: Option<String>,
+    /// With `revocation_url`: accept an `http://` URL. For tests only: the answers stay signed,
+    /// but the signer ids the gateway sees travel in the clear.
+    pub(crate) dangerous_allow_http_revocation: Option<bool>,
 }
 
 /// An MCPS envelope profile.

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use crate::error::{ConfigError, KeyPath};
-use crate::mcps::{McpsConfig, McpsProfile, McpsRequirement, ReplayConfig};
+use crate::mcps::{
+    McpsConfig, McpsProfile, McpsRequirement, ReplayConfig, RevocationAuthorityConfig,
+};
 use crate::model::Config;
 use crate::raw_mcps::{RawMcps, RawMcpsProfile, RawMcpsRequire, RawReplayKind};
 use crate::validate::Checker;
@@ -13,6 +15,7 @@ const MAX_WINDOW: Duration = Duration::from_secs(3600);
 const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
 const DEFAULT_REPLAY_PREFIX: &str = "mcpgate:replay";
 const DEFAULT_REVOCATION_RELOAD: Duration = Duration::from_secs(2);
+const DEFAULT_REVOCATION_TTL: Duration = Duration::from_secs(60);
 const MAX_TRUST_LEVEL: usize = 4;
 
 impl Checker<'_> {
@@ -76,6 +79,7 @@ impl Checker<'_> {
             Some(path) => Some(self.path(&key.child("signing_key"), path)?),
             None => None,
         };
+        let revocation_authority = self.revocation_authority(&key, &raw)?;
         let mut require = Vec::new();
         for (upstream, entry) in raw.require.into_iter().flatten() {
             require.push(self.requirement(
@@ -93,6 +97,71 @@ impl Checker<'_> {
             revocation_reload_interval,
             signing_key,
             require,
+            revocation_authority,
+        }))
+    }
+
+    fn revocation_authority(
+        &self,
+        key: &KeyPath,
+        raw: &RawMcps,
+    ) -> Result<Option<RevocationAuthorityConfig>, ConfigError> {
+        let Some(url) = &raw.revocation_url else {
+            for (name, set) in [
+                (
+                    "revocation_authority_key",
+                    raw.revocation_authority_key.is_some(),
+                ),
+                ("revocation_ttl", raw.revocation_ttl.is_some()),
+                ("revocation_extra_ca", raw.revocation_extra_ca.is_some()),
+                (
+                    "dangerous_allow_http_revocation",
+                    raw.dangerous_allow_http_revocation.is_some(),
+                ),
+            ] {
+                if set {
+                    return Err(self.error(&key.child(name), "needs `revocation_url`"));
+                }
+            }
+            return Ok(None);
+        };
+        let allow_http = raw.dangerous_allow_http_revocation.unwrap_or(false);
+        if !(url.starts_with("https://") || allow_http && url.starts_with("http://")) {
+            return Err(self.error(
+                &key.child("revocation_url"),
+                "must be an https:// URL (http:// only with `dangerous_allow_http_revocation = true`)",
+            ));
+        }
+        if url.matches("{id}").count() != 1 {
+            return Err(self.error(
+                &key.child("revocation_url"),
+                "must hold `{id}` exactly once, where the signer id goes",
+            ));
+        }
+        let authority_key = raw.revocation_authority_key.as_deref().ok_or_else(|| {
+            self.error(
+                &key.child("revocation_authority_key"),
+                "is required with `revocation_url`: the public key that signs the authority's answers",
+            )
+        })?;
+        let authority_key = self.path(&key.child("revocation_authority_key"), authority_key)?;
+        let ttl = self
+            .duration(
+                &key.child("revocation_ttl"),
+                raw.revocation_ttl.as_deref(),
+                false,
+            )?
+            .unwrap_or(DEFAULT_REVOCATION_TTL);
+        let extra_ca = match &raw.revocation_extra_ca {
+            Some(path) => Some(self.path(&key.child("revocation_extra_ca"), path)?),
+            None => None,
+        };
+        Ok(Some(RevocationAuthorityConfig {
+            url: url.clone(),
+            key: authority_key,
+            ttl,
+            extra_ca,
+            allow_http,
         }))
     }
 

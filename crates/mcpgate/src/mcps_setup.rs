@@ -27,6 +27,7 @@ use anyhow::Context;
 use mcpgate_config::{Config, McpsProfile, ReplayConfig};
 use mcpgate_core::jsonrpc::Limits;
 use mcpgate_pipeline::Signature;
+use mcpgate_pipeline::stages::revocation_authority::{AuthorityConfig, RevocationAuthority};
 use mcpgate_pipeline::stages::signature::{
     Profile, Requirement, RevocationList, SignatureConfig, Signer, TrustStore,
 };
@@ -223,7 +224,11 @@ pub(crate) fn signature_stage(config: &Config) -> anyhow::Result<Option<Signatur
         replay = replay.name(),
         "MCPS signature verification enabled"
     );
-    Ok(Some(Signature::new(SignatureConfig {
+    let authority = match &mcps.revocation_authority {
+        Some(ta) => Some(revocation_authority(ta)?),
+        None => None,
+    };
+    let stage = Signature::new(SignatureConfig {
         profiles,
         trust,
         window: mcps.window,
@@ -235,5 +240,34 @@ pub(crate) fn signature_stage(config: &Config) -> anyhow::Result<Option<Signatur
             max_depth: config.server.max_depth,
         },
         response_key,
-    })))
+    });
+    Ok(Some(match authority {
+        Some(authority) => stage.with_revocation_authority(authority),
+        None => stage,
+    }))
+}
+
+/// The trust authority client for `[mcps] revocation_url`.
+fn revocation_authority(
+    ta: &mcpgate_config::RevocationAuthorityConfig,
+) -> anyhow::Result<RevocationAuthority> {
+    let shown = ta.key.display();
+    let pem = std::fs::read_to_string(&ta.key)
+        .with_context(|| format!("cannot read the MCPS revocation authority key `{shown}`"))?;
+    let key = VerifyingKey::from_spki_pem(&pem).map_err(|_| {
+        anyhow::anyhow!(
+            "the MCPS revocation authority key `{shown}` is not an SPKI PEM P-256 or Ed25519 public key"
+        )
+    })?;
+    if ta.allow_http {
+        tracing::warn!("MCPS revocation checks may use http: signer ids travel in the clear");
+    }
+    RevocationAuthority::new(AuthorityConfig {
+        url: ta.url.clone(),
+        key,
+        ttl: ta.ttl,
+        extra_ca: ta.extra_ca.clone(),
+        allow_http: ta.allow_http,
+    })
+    .map_err(anyhow::Error::msg)
 }

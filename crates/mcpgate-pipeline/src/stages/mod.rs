@@ -2,5 +2,6 @@
 
 pub mod authenticate;
 pub mod authorize;
+pub mod revocation_authority;
 pub mod signature;
 pub mod validate;

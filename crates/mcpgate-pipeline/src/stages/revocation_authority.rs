@@ -1,0 +1,269 @@
+//! Online revocation checks against a trust authority, with signed answers.
+//!
+//! For each verified signer the gateway asks `GET <url with {id} replaced by the
+//! percent-escaped signer id>` and accepts only an answer signed by the configured authority
+//! key:
+//!
+//! ```text
+//! {"id": "<the signer id asked about>", "revoked": true | false,
+//!  "checked_at": <unix seconds>, "sig": "<base64url, no padding>"}
+//! ```
+//!
+//! `sig` is the authority's signature (Ed25519, or ECDSA P-256 as 64-byte `r‖s`, low-S) over the
+//! UTF-8 bytes of the RFC 8785 form of the object without `sig`. The object must hold exactly
+//! these four members, `id` must be the id asked about and `checked_at` within
+//! [`MAX_ANSWER_SKEW`] of the gateway's clock (so an old "not revoked" answer cannot be
+//! replayed). A verified answer is cached per id for the configured TTL; anything else (no
+//! answer within [`TIMEOUT`], an HTTP status other than 200, a bad signature, another id) is
+//! an error, which the signature stage turns into a refusal (`revocation_unavailable`): the
+//! check fails closed. Redirects are not followed and no proxy is used.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use mcps::canonical::{self, ParseOptions, Value};
+use mcps::keys::{SignaturePolicy, VerifyingKey};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+
+/// Time limit for one question: connect, TLS, request and body.
+pub const TIMEOUT: Duration = Duration::from_secs(2);
+/// How far an answer's `checked_at` may lie from the gateway's clock, either way.
+pub const MAX_ANSWER_SKEW: Duration = Duration::from_secs(300);
+/// Largest accepted answer.
+const MAX_BODY: usize = 16 * 1024;
+/// Most ids cached at once; the cache is emptied when it is full.
+const MAX_CACHED: usize = 100_000;
+/// The placeholder in the URL template.
+pub const PLACEHOLDER: &str = "{id}";
+
+/// Settings of a [`RevocationAuthority`].
+#[derive(Debug, Clone)]
+pub struct AuthorityConfig {
+    /// URL template holding [`PLACEHOLDER`] once, e.g. `https://ta.example/revocations/{id}`.
+    pub url: String,
+    /// The key the authority signs its answers with.
+    pub key: VerifyingKey,
+    /// How long a verified answer is reused for the same id.
+    pub ttl: Duration,
+    /// Extra PEM CA certificates to trust for the authority's TLS certificate.
+    pub extra_ca: Option<std::path::PathBuf>,
+    /// Accept an `http://` URL (for tests on loopback only; answers are still signed).
+    pub allow_http: bool,
+}
+
+/// A client of one trust authority, with a per-id cache of verified answers.
+pub struct RevocationAuthority {
+    prefix: String,
+    suffix: String,
+    key: VerifyingKey,
+    ttl: Duration,
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    cache: Mutex<HashMap<String, (bool, Instant)>>,
+}
+
+impl std::fmt::Debug for RevocationAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationAuthority")
+            .field(
+                "url",
+                &format_args!("{}{PLACEHOLDER}{}", self.prefix, self.suffix),
+            )
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Percent-escapes every byte of `id` outside the RFC 3986 unreserved set, so the id is one
+/// path segment (or query value) whatever it holds (`/`, `?`, `#`, `%`, `..`).
+pub fn escape(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+impl RevocationAuthority {
+    /// A client for `config`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the problem: a URL that is not `https://` (or `http://` with
+    /// `allow_http`), does not hold `{id}` exactly once, or an unreadable extra CA file.
+    pub fn new(config: AuthorityConfig) -> Result<Self, String> {
+        let url = config.url.as_str();
+        let https = url.starts_with("https://");
+        if !(https || config.allow_http && url.starts_with("http://")) {
+            return Err(format!(
+                "the revocation URL `{url}` must use https (http only with `dangerous_allow_http_revocation`)"
+            ));
+        }
+        let Some((prefix, suffix)) = url.split_once(PLACEHOLDER) else {
+            return Err(format!(
+                "the revocation URL `{url}` must hold `{PLACEHOLDER}` where the signer id goes"
+            ));
+        };
+        if suffix.contains(PLACEHOLDER) {
+            return Err(format!(
+                "the revocation URL `{url}` must hold `{PLACEHOLDER}` only once"
+            ));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = &config.extra_ca {
+            let unreadable = || {
+                format!(
+                    "cannot read the extra CA file `{}` as PEM certificates",
+                    path.display()
+                )
+            };
+            let mut added = 0;
+            for cert in CertificateDer::pem_file_iter(path).map_err(|_| unreadable())? {
+                roots
+                    .add(cert.map_err(|_| unreadable())?)
+                    .map_err(|_| unreadable())?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(unreadable());
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|_| "cannot set up TLS for the revocation client".to_owned())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+        let connector = if https {
+            builder.https_only().enable_http1().build()
+        } else {
+            builder.https_or_http().enable_http1().build()
+        };
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Self {
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+            key: config.key,
+            ttl: config.ttl,
+            client,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The URL asked about `id`.
+    pub fn url_for(&self, id: &str) -> String {
+        format!("{}{}{}", self.prefix, escape(id), self.suffix)
+    }
+
+    /// Whether `id` is revoked, from the cache or the authority. The error is a short reason
+    /// for the log (never a key).
+    pub async fn is_revoked(&self, id: &str) -> Result<bool, String> {
+        if let Ok(cache) = self.cache.lock()
+            && let Some((revoked, at)) = cache.get(id)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(*revoked);
+        }
+        let revoked = match tokio::time::timeout(TIMEOUT, self.ask(id)).await {
+            Ok(result) => result?,
+            Err(_) => return Err(format!("no answer within {} s", TIMEOUT.as_secs())),
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= MAX_CACHED {
+                cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
+                if cache.len() >= MAX_CACHED {
+                    cache.clear();
+                }
+            }
+            cache.insert(id.to_owned(), (revoked, Instant::now()));
+        }
+        Ok(revoked)
+    }
+
+    async fn ask(&self, id: &str) -> Result<bool, String> {
+        let request = http::Request::get(self.url_for(id))
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::USER_AGENT, "mcpgate")
+            .body(Empty::new())
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        if response.status() != http::StatusCode::OK {
+            return Err(format!("HTTP status {}", response.status()));
+        }
+        let body = Limited::new(response.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| format!("cannot read the answer (limit {MAX_BODY} bytes): {e}"))?
+            .to_bytes();
+        self.check_answer(id, &body, SystemTime::now())
+    }
+
+    /// Verifies an answer about `id` received at `now`; see the [module documentation](self).
+    ///
+    /// # Errors
+    ///
+    /// A short reason when the answer is malformed, not signed by the authority, about another
+    /// id or too far from `now`.
+    pub fn check_answer(&self, id: &str, body: &[u8], now: SystemTime) -> Result<bool, String> {
+        let value = canonical::parse_bytes(body, &ParseOptions::STRICT)
+            .map_err(|_| "the answer is not strict JSON".to_owned())?;
+        let Value::Object(mut object) = value else {
+            return Err("the answer is not a JSON object".into());
+        };
+        if object.len() != 4 {
+            return Err("the answer must hold exactly id, revoked, checked_at and sig".into());
+        }
+        let sig = object.remove("sig");
+        let sig = sig
+            .as_ref()
+            .and_then(Value::as_str)
+            .ok_or_else(|| "the answer has no `sig` string".to_owned())?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| "the answer's `sig` is not base64url".to_owned())?;
+        let signed = canonical::jcs(&Value::Object(object.clone()))
+            .map_err(|_| "the answer cannot be canonicalised".to_owned())?;
+        self.key
+            .verify(signed.as_bytes(), &signature, &SignaturePolicy::P1363_LOW_S)
+            .map_err(|_| "the answer is not signed by the revocation authority".to_owned())?;
+        if object.get("id").and_then(Value::as_str) != Some(id) {
+            return Err("the answer is about another id".into());
+        }
+        let revoked = object
+            .get("revoked")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| "the answer has no `revoked` boolean".to_owned())?;
+        let checked_at = object
+            .get("checked_at")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| "the answer has no integer `checked_at`".to_owned())?;
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let skew = i64::try_from(MAX_ANSWER_SKEW.as_secs()).unwrap_or(i64::MAX);
+        if checked_at.abs_diff(now) > skew.unsigned_abs() {
+            return Err("the answer's `checked_at` is too far from the gateway's clock".into());
+        }
+        Ok(revoked)
+    }
+}
