@@ -267,3 +267,138 @@ impl RevocationAuthority {
         Ok(revoked)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mcps::canonical::Object;
+    use mcps::keys::{Algorithm, SignatureFormat, SigningKey};
+
+    use super::*;
+
+    fn authority(key: &SigningKey) -> RevocationAuthority {
+        RevocationAuthority::new(AuthorityConfig {
+            url: "https://ta.example/revocations/{id}?v=1".into(),
+            key: key.verifying_key(),
+            ttl: Duration::from_secs(60),
+            extra_ca: None,
+            allow_http: false,
+        })
+        .unwrap()
+    }
+
+    fn answer(key: &SigningKey, members: &[(&str, Value)]) -> Vec<u8> {
+        let mut object = Object::new();
+        for (name, value) in members {
+            object.insert(*name, value.clone());
+        }
+        let signed = canonical::jcs(&Value::Object(object.clone())).unwrap();
+        let sig = key.sign(signed.as_bytes(), SignatureFormat::P1363).unwrap();
+        object.insert("sig", Value::from(URL_SAFE_NO_PAD.encode(sig).as_str()));
+        canonical::jcs(&Value::Object(object)).unwrap().into_bytes()
+    }
+
+    fn now() -> (SystemTime, i64) {
+        let now = SystemTime::now();
+        let secs = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        (now, i64::try_from(secs).unwrap())
+    }
+
+    #[test]
+    fn ids_are_one_escaped_segment() {
+        assert_eq!(escape("asp_ab-C~9"), "asp_ab-C~9");
+        assert_eq!(escape("a/../b?c=1#d%"), "a%2F%2E%2E%2Fb%3Fc%3D1%23d%25");
+        assert_eq!(escape("é"), "%C3%A9");
+        let key = SigningKey::generate(Algorithm::Ed25519).unwrap();
+        assert_eq!(
+            authority(&key).url_for("x/y"),
+            "https://ta.example/revocations/x%2Fy?v=1"
+        );
+    }
+
+    #[test]
+    fn urls_must_be_https_with_one_placeholder() {
+        let key = SigningKey::generate(Algorithm::Ed25519).unwrap();
+        let config = |url: &str, allow_http| AuthorityConfig {
+            url: url.into(),
+            key: key.verifying_key(),
+            ttl: Duration::from_secs(1),
+            extra_ca: None,
+            allow_http,
+        };
+        assert!(RevocationAuthority::new(config("http://ta/{id}", false)).is_err());
+        assert!(RevocationAuthority::new(config("http://ta/{id}", true)).is_ok());
+        assert!(RevocationAuthority::new(config("https://ta/x", false)).is_err());
+        assert!(RevocationAuthority::new(config("https://ta/{id}/{id}", false)).is_err());
+    }
+
+    #[test]
+    fn only_fresh_signed_answers_about_the_id_count() {
+        let key = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
+        let other = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
+        let ta = authority(&key);
+        let (at, secs) = now();
+        let good = |id: &str, revoked: bool, checked_at: i64| {
+            answer(
+                &key,
+                &[
+                    ("id", Value::from(id)),
+                    ("revoked", Value::Bool(revoked)),
+                    ("checked_at", Value::from(checked_at)),
+                ],
+            )
+        };
+        assert_eq!(ta.check_answer("a", &good("a", false, secs), at), Ok(false));
+        assert_eq!(ta.check_answer("a", &good("a", true, secs), at), Ok(true));
+        // About another id, too old, from the future.
+        assert!(ta.check_answer("a", &good("b", false, secs), at).is_err());
+        assert!(
+            ta.check_answer("a", &good("a", false, secs - 301), at)
+                .is_err()
+        );
+        assert!(
+            ta.check_answer("a", &good("a", false, secs + 301), at)
+                .is_err()
+        );
+        // Signed by another key.
+        let forged = answer(
+            &other,
+            &[
+                ("id", Value::from("a")),
+                ("revoked", Value::Bool(false)),
+                ("checked_at", Value::from(secs)),
+            ],
+        );
+        assert!(ta.check_answer("a", &forged, at).is_err());
+        // An extra member, a missing one, a non-boolean verdict.
+        let extra = answer(
+            &key,
+            &[
+                ("id", Value::from("a")),
+                ("revoked", Value::Bool(false)),
+                ("checked_at", Value::from(secs)),
+                ("note", Value::from("x")),
+            ],
+        );
+        assert!(ta.check_answer("a", &extra, at).is_err());
+        let missing = answer(
+            &key,
+            &[("id", Value::from("a")), ("checked_at", Value::from(secs))],
+        );
+        assert!(ta.check_answer("a", &missing, at).is_err());
+        let not_bool = answer(
+            &key,
+            &[
+                ("id", Value::from("a")),
+                ("revoked", Value::from("no")),
+                ("checked_at", Value::from(secs)),
+            ],
+        );
+        assert!(ta.check_answer("a", &not_bool, at).is_err());
+        // Tampered after signing.
+        let tampered = String::from_utf8(good("a", true, secs))
+            .unwrap()
+            .replace("true", "false");
+        assert!(ta.check_answer("a", tampered.as_bytes(), at).is_err());
+        assert!(ta.check_answer("a", b"not json", at).is_err());
+    }
+}
