@@ -154,11 +154,13 @@ where
                 continue;
             }
         };
+        // The request stages run in arrival order (an MCPS transcript chain depends on it);
+        // only waiting for the upstream's answer runs alongside the next messages.
+        let reply = gw.handle(&client, &caller, msg, size).await;
         let gw2 = Arc::clone(&gw);
         let out = out_tx.clone();
-        let caller = caller.clone();
         tasks.spawn(async move {
-            match gw2.handle(&client, &caller, msg, size).await {
+            match reply {
                 Reply::Accepted | Reply::Rejected(_) => {}
                 Reply::Now { message, .. } | Reply::Initialized { message, .. } => {
                     let _ = out.send(message.to_json()).await;

@@ -128,7 +128,9 @@ async fn client_signs_requests_and_verifies_signed_answers() {
         answers[0]
     );
     assert_eq!(answers[1]["id"], 2);
-    let text = answers[1]["result"]["content"][0]["text"].as_str().unwrap();
+    let text = answers[1]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", answers[1]));
     assert!(text.contains("hello"), "{}", answers[1]);
 }
 
