@@ -401,4 +401,49 @@ mod tests {
                 .contains("signed")
         );
     }
+
+    #[test]
+    fn revocation_authority() {
+        let base = "[mcps]\ntrust_store = \"s.toml\"\n";
+        let config = parse(&format!(
+            "{base}revocation_url = \"https://ta.example/r/{{id}}\"\n\
+             revocation_authority_key = \"ta.pem\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.mcps.unwrap().revocation_authority,
+            Some(RevocationAuthorityConfig {
+                url: "https://ta.example/r/{id}".into(),
+                key: "/etc/mcpgate/ta.pem".into(),
+                ttl: Duration::from_secs(60),
+                extra_ca: None,
+                allow_http: false,
+            })
+        );
+        for (extra, needle) in [
+            (
+                "revocation_url = \"http://ta/{id}\"\nrevocation_authority_key = \"k\"\n",
+                "https",
+            ),
+            (
+                "revocation_url = \"https://ta/r\"\nrevocation_authority_key = \"k\"\n",
+                "{id}",
+            ),
+            (
+                "revocation_url = \"https://ta/{id}\"\n",
+                "revocation_authority_key",
+            ),
+            ("revocation_ttl = \"5s\"\n", "needs `revocation_url`"),
+        ] {
+            let message = error(&format!("{base}{extra}"));
+            assert!(message.contains(needle), "{message}");
+        }
+        assert!(
+            parse(&format!(
+                "{base}revocation_url = \"http://127.0.0.1:1/{{id}}\"\n\
+                 revocation_authority_key = \"k\"\ndangerous_allow_http_revocation = true\n"
+            ))
+            .is_ok()
+        );
+    }
 }
