@@ -5,7 +5,7 @@
 //! fields; only [`SignedEnvelope::to_value`] and [`SignedEnvelope::to_json`] depend on the
 //! profile.
 
-use crate::canonical::{self, Object, Value};
+use crate::canonical::{self, Object, ParseOptions, Value};
 use crate::error::Error;
 use crate::profile_a::Nonce;
 use crate::time::Timestamp;
@@ -17,6 +17,23 @@ pub(crate) enum Profile {
     A,
     /// `mcps-secure`: `mcps` header member beside the message's own members, P1363 signature.
     B,
+}
+
+/// Refuses a message whose envelope would nest too deeply to be read back.
+///
+/// A verifier parsing with [`ParseOptions::STRICT`] (the default of
+/// [`VerifyOptions::at`](crate::profile_a::VerifyOptions::at)) refuses wire text nested more than
+/// its `max_depth` (128) levels, and the envelope puts `levels` around the message, so a signer
+/// must not produce an envelope that no such verifier can read.
+///
+/// # Errors
+///
+/// [`Error::TooDeep`].
+pub(crate) fn check_depth(message: &Value, levels: usize) -> Result<(), Error> {
+    if message.nests_deeper_than(ParseOptions::STRICT.max_depth.saturating_sub(levels)) {
+        return Err(Error::TooDeep);
+    }
+    Ok(())
 }
 
 /// A signed envelope, ready to send.
@@ -162,5 +179,69 @@ impl VerifiedEnvelope {
     #[must_use]
     pub fn into_message(self) -> Value {
         self.message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Algorithm, SigningKey};
+    use crate::native::{self, Link};
+    use crate::profile_a::{self, VerifyOptions};
+    use crate::profile_b;
+
+    const NOW: Timestamp = Timestamp::from_unix_micros(1_795_363_523_250_000);
+    const PID: &str = "asp_00112233445566778899aabbccddeeff";
+
+    /// Signs a message, writes the envelope, verifies it and returns the verified message.
+    type RoundTrip<'a> = &'a dyn Fn(&Value) -> Result<Value, Error>;
+
+    /// `{"a": [[…]]}`, its arrays and objects nesting `levels` levels deep.
+    fn nested_message(levels: usize) -> Value {
+        let arrays = levels - 1;
+        let text = format!("{{\"a\":{}{}}}", "[".repeat(arrays), "]".repeat(arrays));
+        let options = ParseOptions {
+            max_depth: levels,
+            ..ParseOptions::STRICT
+        };
+        canonical::parse(&text, &options).unwrap()
+    }
+
+    /// A signer must not write an envelope that a verifier with the default options refuses as
+    /// too deep. Profile A and native envelopes hold the message one level down, so their
+    /// deepest message is one level shallower than a strict parse allows; profile B puts the
+    /// message's members in the envelope object itself.
+    #[test]
+    fn refuses_to_sign_messages_too_deep_for_their_envelope() {
+        let key = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
+        let public = key.verifying_key();
+        let options = VerifyOptions::at(NOW);
+        let nonce = || Nonce::random().unwrap();
+        let link = Link::start("deep").unwrap();
+        let a = |m: &Value| -> Result<Value, Error> {
+            let wire = profile_a::sign(m, PID, &key, NOW, nonce())?.to_json()?;
+            Ok(profile_a::verify(wire.as_bytes(), &public, &options)?.into_message())
+        };
+        let b = |m: &Value| -> Result<Value, Error> {
+            let wire = profile_b::sign(m, PID, &key, NOW, nonce(), None)?.to_json()?;
+            Ok(profile_b::verify(wire.as_bytes(), &public, &options, None)?.into_message())
+        };
+        let n = |m: &Value| -> Result<Value, Error> {
+            let wire = native::sign(m, &key, NOW, &nonce(), &link)?.to_json()?;
+            Ok(native::verify(wire.as_bytes(), &public, &options)?
+                .message()
+                .clone())
+        };
+        let profiles: [(&str, usize, RoundTrip<'_>); 3] = [
+            ("profile a", 127, &a),
+            ("profile b", 128, &b),
+            ("native", 127, &n),
+        ];
+        for (name, deepest, round_trip) in profiles {
+            let message = nested_message(deepest);
+            assert_eq!(round_trip(&message), Ok(message), "{name}");
+            let too_deep = nested_message(deepest + 1);
+            assert_eq!(round_trip(&too_deep), Err(Error::TooDeep), "{name}");
+        }
     }
 }

@@ -234,8 +234,10 @@ impl SignedEnvelope {
 /// # Errors
 ///
 /// [`Error::MalformedEnvelope`] / [`Error::EmptyMessage`] for a message that is not a
-/// non-empty object; canonicalisation errors; [`Error::BadTimestamp`] for a time outside years
-/// 0001 to 9999; [`Error::SigningFailed`].
+/// non-empty object; [`Error::TooDeep`] for a message nested more than 127 levels (its envelope
+/// would exceed the 128 levels [`ParseOptions::STRICT`](canonical::ParseOptions::STRICT)
+/// reads); canonicalisation errors; [`Error::BadTimestamp`] for a time outside years 0001 to
+/// 9999; [`Error::SigningFailed`].
 pub fn sign(
     message: &Value,
     key: &SigningKey,
@@ -244,6 +246,8 @@ pub fn sign(
     link: &Link,
 ) -> Result<SignedEnvelope, Error> {
     check_message(message)?;
+    // The envelope object holds the message one level down.
+    crate::envelope::check_depth(message, 1)?;
     let alg = alg_name(key.algorithm());
     let kid = key_id(&key.verifying_key());
     let ts = timestamp.to_rfc3339_micros()?;

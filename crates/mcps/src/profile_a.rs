@@ -166,7 +166,9 @@ fn require_p256(algorithm: Algorithm) -> Result<(), Error> {
 /// [`Error::WrongKeyType`] for a non-P-256 key; [`Error::BadPassportId`];
 /// [`Error::EmptyMessage`] for a message the reference would refuse (`{}`, `[]`, `""`, `0`,
 /// `false`, `null`); [`Error::NonFiniteNumber`] / [`Error::LoneSurrogate`] for values strict
-/// JSON cannot carry; [`Error::BadTimestamp`] for a time outside years 0001 to 9999.
+/// JSON cannot carry; [`Error::TooDeep`] for a message nested more than 127 levels (its
+/// envelope would exceed the 128 levels [`ParseOptions::STRICT`] reads);
+/// [`Error::BadTimestamp`] for a time outside years 0001 to 9999.
 pub fn sign(
     message: &Value,
     passport_id: &str,
@@ -180,6 +182,8 @@ pub fn sign(
         return Err(Error::EmptyMessage);
     }
     message.check_strict()?;
+    // The envelope object holds the message one level down.
+    crate::envelope::check_depth(message, 1)?;
     let timestamp = timestamp.to_rfc3339_micros()?;
     let data = signing_input(message, passport_id, &timestamp, nonce.as_str())?;
     let signature = STANDARD.encode(key.sign(&data, SignatureFormat::Der)?);

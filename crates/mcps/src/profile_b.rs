@@ -115,7 +115,9 @@ fn check_message(message: &Value) -> Result<&Object, Error> {
 /// [`Error::WrongKeyType`] for a non-P-256 key; [`Error::BadPassportId`];
 /// [`Error::MalformedEnvelope`] / [`Error::EmptyMessage`] for a message that is not a non-empty
 /// object or has its own `mcps` member; [`Error::NonFiniteNumber`] / [`Error::LoneSurrogate`];
-/// [`Error::BadTimestamp`] for a time outside years 0001 to 9999; [`Error::SigningFailed`].
+/// [`Error::TooDeep`] for a message nested more than the 128 levels
+/// [`ParseOptions::STRICT`](canonical::ParseOptions::STRICT) reads; [`Error::BadTimestamp`] for
+/// a time outside years 0001 to 9999; [`Error::SigningFailed`].
 pub fn sign(
     message: &Value,
     passport_id: &str,
@@ -127,6 +129,8 @@ pub fn sign(
     require_p256(key.algorithm())?;
     check_passport_id(passport_id)?;
     check_message(message)?;
+    // The message's members sit in the envelope object itself.
+    crate::envelope::check_depth(message, 0)?;
     let timestamp = timestamp.to_rfc3339_micros()?;
     let data = signing_input(
         message,

@@ -429,6 +429,32 @@ impl Value {
         self.as_object().and_then(|object| object.get(key))
     }
 
+    /// Whether arrays and objects nest more than `limit` levels, counted as
+    /// [`ParseOptions::max_depth`](super::ParseOptions::max_depth) counts them (a top-level array
+    /// or object is level 1).
+    pub(crate) fn nests_deeper_than(&self, limit: usize) -> bool {
+        // An explicit stack keeps this safe on values nested deeper than the call stack allows.
+        let mut stack = vec![(self, 1_usize)];
+        while let Some((value, level)) = stack.pop() {
+            match value {
+                Self::Array(items) => {
+                    if level > limit {
+                        return true;
+                    }
+                    stack.extend(items.iter().map(|item| (item, level + 1)));
+                }
+                Self::Object(object) => {
+                    if level > limit {
+                        return true;
+                    }
+                    stack.extend(object.iter().map(|(_, member)| (member, level + 1)));
+                }
+                Self::Null | Self::Bool(_) | Self::Number(_) | Self::String(_) => {}
+            }
+        }
+        false
+    }
+
     /// A short name of the value's JSON type, for messages.
     #[must_use]
     pub fn type_name(&self) -> &'static str {
@@ -559,6 +585,30 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_counted_as_the_parser_counts_it() {
+        use crate::canonical::{ParseOptions, parse};
+        let nested = |levels: usize| {
+            let half = levels / 2;
+            let text = format!("{}null{}", "[{\"a\":".repeat(half), "}]".repeat(half));
+            parse(&text, &ParseOptions::PYTHON_COMPAT).unwrap()
+        };
+        assert!(!Value::Null.nests_deeper_than(0));
+        assert!(Value::Array(Vec::new()).nests_deeper_than(0));
+        assert!(!Value::Array(Vec::new()).nests_deeper_than(1));
+        for levels in [2, 128, 300] {
+            let value = nested(levels);
+            assert!(!value.nests_deeper_than(levels), "{levels}");
+            assert!(value.nests_deeper_than(levels - 1), "{levels}");
+            let limited = ParseOptions {
+                max_depth: levels - 1,
+                ..ParseOptions::STRICT
+            };
+            let text = crate::canonical::jcs(&value).unwrap();
+            assert!(parse(&text, &limited).is_err());
+        }
+    }
 
     #[test]
     fn ints_are_canonical() {
