@@ -1,18 +1,10 @@
 //! Fetching a JSON Web Key Set over HTTPS.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject as _;
+use mcpgate_https::{ClientError, HttpsClient};
 
 use crate::AuthError;
 
@@ -41,7 +33,7 @@ pub(crate) fn parse_jwks(bytes: &[u8]) -> Result<JwkSet, String> {
 /// An HTTPS-only client for one JWKS URL.
 pub(crate) struct Fetcher {
     url: url::Url,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: HttpsClient,
 }
 
 impl Fetcher {
@@ -51,39 +43,10 @@ impl Fetcher {
                 "the JWKS URL `{url}` must use https"
             )));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = extra_ca {
-            let unreadable = || {
-                AuthError::config(format!(
-                    "cannot read the extra CA file `{}` as PEM certificates",
-                    path.display()
-                ))
-            };
-            let mut added = 0;
-            for cert in CertificateDer::pem_file_iter(path).map_err(|_| unreadable())? {
-                roots
-                    .add(cert.map_err(|_| unreadable())?)
-                    .map_err(|_| unreadable())?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err(unreadable());
-            }
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|_| AuthError::config("cannot set up TLS for the JWKS client"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_only()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = HttpsClient::new(extra_ca, false).map_err(|e| match e {
+            ClientError::Tls => AuthError::config("cannot set up TLS for the JWKS client"),
+            ClientError::ExtraCa(_) => AuthError::config(e.to_string()),
+        })?;
         Ok(Self { url, client })
     }
 
@@ -93,31 +56,11 @@ impl Fetcher {
 
     /// Fetches and parses the key set. The error is a short reason for the log.
     pub(crate) async fn fetch(&self) -> Result<JwkSet, String> {
-        match tokio::time::timeout(TIMEOUT, self.fetch_inner()).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("no answer within {} s", TIMEOUT.as_secs())),
-        }
-    }
-
-    async fn fetch_inner(&self) -> Result<JwkSet, String> {
-        let request = http::Request::get(self.url.as_str())
-            .header(http::header::ACCEPT, "application/json")
-            .header(http::header::USER_AGENT, "mcpgate")
-            .body(Empty::new())
-            .map_err(|e| format!("cannot build the request: {e}"))?;
-        let response = self
+        let body = self
             .client
-            .request(request)
+            .get(self.url.as_str(), TIMEOUT, MAX_BODY)
             .await
-            .map_err(|e| format!("request failed: {e}"))?;
-        if response.status() != http::StatusCode::OK {
-            return Err(format!("HTTP status {}", response.status()));
-        }
-        let body = Limited::new(response.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| format!("cannot read the body (limit {MAX_BODY} bytes): {e}"))?
-            .to_bytes();
+            .map_err(|e| e.to_string())?;
         parse_jwks(&body)
     }
 }

@@ -19,21 +19,14 @@
 //! check fails closed. Redirects are not followed and no proxy is used.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use mcpgate_https::{ClientError, HttpsClient};
 use mcps::canonical::{self, ParseOptions, Value};
 use mcps::keys::{SignaturePolicy, VerifyingKey};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject as _;
 
 /// Time limit for one question: connect, TLS, request and body.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
@@ -67,7 +60,7 @@ pub struct RevocationAuthority {
     suffix: String,
     key: VerifyingKey,
     ttl: Duration,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: HttpsClient,
     cache: Mutex<HashMap<String, (bool, Instant)>>,
 }
 
@@ -122,40 +115,12 @@ impl RevocationAuthority {
                 "the revocation URL `{url}` must hold `{PLACEHOLDER}` only once"
             ));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &config.extra_ca {
-            let unreadable = || {
-                format!(
-                    "cannot read the extra CA file `{}` as PEM certificates",
-                    path.display()
-                )
-            };
-            let mut added = 0;
-            for cert in CertificateDer::pem_file_iter(path).map_err(|_| unreadable())? {
-                roots
-                    .add(cert.map_err(|_| unreadable())?)
-                    .map_err(|_| unreadable())?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err(unreadable());
-            }
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|_| "cannot set up TLS for the revocation client".to_owned())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
-        let connector = if https {
-            builder.https_only().enable_http1().build()
-        } else {
-            builder.https_or_http().enable_http1().build()
-        };
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = HttpsClient::new(config.extra_ca.as_deref(), config.allow_http).map_err(
+            |e| match e {
+                ClientError::Tls => "cannot set up TLS for the revocation client".to_owned(),
+                ClientError::ExtraCa(_) => e.to_string(),
+            },
+        )?;
         Ok(Self {
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),
@@ -180,10 +145,12 @@ impl RevocationAuthority {
         {
             return Ok(*revoked);
         }
-        let revoked = match tokio::time::timeout(TIMEOUT, self.ask(id)).await {
-            Ok(result) => result?,
-            Err(_) => return Err(format!("no answer within {} s", TIMEOUT.as_secs())),
-        };
+        let body = self
+            .client
+            .get(&self.url_for(id), TIMEOUT, MAX_BODY)
+            .await
+            .map_err(|e| e.to_string())?;
+        let revoked = self.check_answer(id, &body, SystemTime::now())?;
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= MAX_CACHED {
                 cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
@@ -194,28 +161,6 @@ impl RevocationAuthority {
             cache.insert(id.to_owned(), (revoked, Instant::now()));
         }
         Ok(revoked)
-    }
-
-    async fn ask(&self, id: &str) -> Result<bool, String> {
-        let request = http::Request::get(self.url_for(id))
-            .header(http::header::ACCEPT, "application/json")
-            .header(http::header::USER_AGENT, "mcpgate")
-            .body(Empty::new())
-            .map_err(|e| format!("cannot build the request: {e}"))?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| format!("request failed: {e}"))?;
-        if response.status() != http::StatusCode::OK {
-            return Err(format!("HTTP status {}", response.status()));
-        }
-        let body = Limited::new(response.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| format!("cannot read the answer (limit {MAX_BODY} bytes): {e}"))?
-            .to_bytes();
-        self.check_answer(id, &body, SystemTime::now())
     }
 
     /// Verifies an answer about `id` received at `now`; see the [module documentation](self).
