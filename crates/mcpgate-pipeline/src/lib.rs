@@ -23,6 +23,7 @@
 //! `Denial::http_status` in `mcpgate-core`.
 
 pub mod audit;
+pub mod did_web;
 pub mod stages;
 
 use std::future::Future;
