@@ -163,6 +163,17 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// A passport's issuer (or, through its issuer chain, its last issuer) is not in the
+    /// trust store of issuers.
+    #[error("passport issuer is not trusted")]
+    PassportUntrustedIssuer,
+    /// A passport's issuer chain does not link up: an entry is not a valid issuer passport, does
+    /// not name the passport it vouches for, or its signature does not verify.
+    #[error("broken issuer chain: {0}")]
+    PassportChainBroken(&'static str),
+    /// A passport's id is not the one derived from its key, where a bound id is required.
+    #[error("passport id is not derived from its key")]
+    PassportKeyUnbound,
     /// A tool definition lacks a required member or has one of the wrong type.
     #[error("invalid tool definition: {0}")]
     ToolMalformed(&'static str),
@@ -227,6 +238,9 @@ impl Error {
             Self::PassportBadSignature => RejectCode::PassportBadSignature,
             Self::PassportTooLarge { .. } => RejectCode::PassportTooLarge,
             Self::PassportChainTooDeep { .. } => RejectCode::PassportChainTooDeep,
+            Self::PassportUntrustedIssuer => RejectCode::PassportUntrustedIssuer,
+            Self::PassportChainBroken(_) => RejectCode::PassportChainBroken,
+            Self::PassportKeyUnbound => RejectCode::PassportKeyUnbound,
             Self::ToolMalformed(_) => RejectCode::ToolMalformed,
             Self::ToolBadSignature => RejectCode::ToolBadSignature,
             Self::ToolChanged => RejectCode::ToolChanged,
@@ -295,6 +309,12 @@ pub enum RejectCode {
     PassportTooLarge,
     /// `passport_chain_too_deep`: the issuer chain exceeds the depth limit.
     PassportChainTooDeep,
+    /// `untrusted_issuer`: no issuer in the trust store vouches for the passport.
+    PassportUntrustedIssuer,
+    /// `passport_chain_broken`: the issuer chain does not link up.
+    PassportChainBroken,
+    /// `passport_key_unbound`: the passport id is not derived from its key.
+    PassportKeyUnbound,
     /// `tool_malformed`: the tool definition is invalid.
     ToolMalformed,
     /// `tool_bad_signature`: the tool signature does not verify.
@@ -317,7 +337,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, in declaration order.
-    pub const ALL: [Self; 33] = [
+    pub const ALL: [Self; 36] = [
         Self::MalformedJson,
         Self::DuplicateKey,
         Self::NonFiniteNumber,
@@ -342,6 +362,9 @@ impl RejectCode {
         Self::PassportBadSignature,
         Self::PassportTooLarge,
         Self::PassportChainTooDeep,
+        Self::PassportUntrustedIssuer,
+        Self::PassportChainBroken,
+        Self::PassportKeyUnbound,
         Self::ToolMalformed,
         Self::ToolBadSignature,
         Self::ToolChanged,
@@ -381,6 +404,9 @@ impl RejectCode {
             Self::PassportBadSignature => "passport_bad_signature",
             Self::PassportTooLarge => "passport_too_large",
             Self::PassportChainTooDeep => "passport_chain_too_deep",
+            Self::PassportUntrustedIssuer => "untrusted_issuer",
+            Self::PassportChainBroken => "passport_chain_broken",
+            Self::PassportKeyUnbound => "passport_key_unbound",
             Self::ToolMalformed => "tool_malformed",
             Self::ToolBadSignature => "tool_bad_signature",
             Self::ToolChanged => "tool_changed",
@@ -409,9 +435,12 @@ impl RejectCode {
     #[must_use]
     pub const fn legacy_code(self) -> Option<&'static str> {
         match self {
-            Self::PassportMalformed | Self::PassportUnsigned | Self::PassportBadSignature => {
-                Some("MCPS-001")
-            }
+            Self::PassportMalformed
+            | Self::PassportUnsigned
+            | Self::PassportBadSignature
+            | Self::PassportChainBroken
+            | Self::PassportKeyUnbound => Some("MCPS-001"),
+            Self::PassportUntrustedIssuer => Some("MCPS-009"),
             Self::PassportExpired | Self::PassportNotYetValid => Some("MCPS-002"),
             Self::MalformedJson
             | Self::DuplicateKey

@@ -656,6 +656,12 @@ impl Jwk {
     /// identifier derived from the key itself.
     #[must_use]
     pub fn thumbprint(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.thumbprint_digest())
+    }
+
+    /// The SHA-256 digest behind [`Jwk::thumbprint`].
+    #[must_use]
+    pub fn thumbprint_digest(&self) -> [u8; 32] {
         // RFC 7638 §3: the required public members, in lexicographic order, no whitespace.
         let mut object = Object::new();
         object.insert("crv", Value::from(self.crv.as_str()));
@@ -666,7 +672,7 @@ impl Jwk {
         }
         // Serialising an object of strings cannot fail.
         let text = canonical::jcs(&Value::Object(object)).unwrap_or_default();
-        URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
+        Sha256::digest(text.as_bytes()).into()
     }
 }
 

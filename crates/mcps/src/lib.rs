@@ -30,7 +30,8 @@
 //! | [`profile_b`] | profile B envelope signing and verification |
 //! | [`native`] | strict `mcps-native/1` envelopes (RFC 8785, every field signed) and transcript chains |
 //! | [`replay`] | bounded `(passport_id, nonce)` replay cache |
-//! | [`passport`] | profile A and B passports: create, sign, verify, validate |
+//! | [`passport`] | profile A and B passports: create, sign, verify, validate; ids bound to keys |
+//! | [`trust`] | trusted issuers, verified issuer chains and the trust level computed from them |
 //! | [`tool_pin`] | profile A tool signatures and whole-definition pins |
 //! | [`transcript`] | handshake transcript binding |
 //! | [`error`] | the one [`Error`] type and its stable [`RejectCode`]s |
@@ -98,6 +99,7 @@ pub mod replay;
 pub mod time;
 pub mod tool_pin;
 pub mod transcript;
+pub mod trust;
 
 pub use error::{Error, RejectCode};
 

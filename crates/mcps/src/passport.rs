@@ -584,6 +584,33 @@ impl Passport {
         })
     }
 
+    /// Sets the `issuer_chain` member (before signing) to `entries`, each the standard base64
+    /// of an issuer's passport JSON ([`crate::trust::chain_entry`]), nearest issuer first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] for a profile A passport, which has no issuer chain.
+    pub fn set_issuer_chain(&mut self, entries: Vec<String>) -> Result<(), Error> {
+        if self.profile() != Profile::B {
+            return Err(Error::Unsupported(
+                "an issuer chain in a profile a passport",
+            ));
+        }
+        self.object.insert(
+            "issuer_chain",
+            Value::Array(entries.into_iter().map(Value::from).collect()),
+        );
+        Ok(())
+    }
+
+    /// The raw `issuer_chain` entries (a profile B member), or an empty slice without one.
+    pub(crate) fn issuer_chain(&self) -> &[Value] {
+        match self.object.get("issuer_chain") {
+            Some(Value::Array(chain)) => chain,
+            _ => &[],
+        }
+    }
+
     /// [`Passport::validate`], then [`Passport::verify_signature`].
     ///
     /// # Errors
@@ -599,6 +626,18 @@ impl Passport {
         self.verify_signature(issuer_key)?;
         Ok(info)
     }
+}
+
+/// The passport id bound to `key`: `asp_` followed by the first 32 hex digits of the SHA-256
+/// digest of the key's RFC 7638 thumbprint input, so the id can only belong to that key.
+///
+/// Profile A and B passports usually carry random ids (the references draw them); a verifier
+/// that wants ids tied to keys requires this form
+/// ([`crate::trust::ChainOptions::require_bound_ids`]).
+#[must_use]
+pub fn bound_passport_id(key: &VerifyingKey) -> String {
+    let digest = key.to_jwk().thumbprint_digest();
+    format!("asp_{}", crate::hex::encode(&digest[..16]))
 }
 
 fn random_passport_id() -> Result<String, Error> {
