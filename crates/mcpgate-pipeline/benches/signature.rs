@@ -58,16 +58,8 @@ fn bench(c: &mut Criterion) {
     let ed = SigningKey::generate(Algorithm::Ed25519).unwrap();
     let p256 = SigningKey::generate(Algorithm::EcdsaP256).unwrap();
     let trust = TrustStore::new(vec![
-        Signer {
-            id: "agent-ed".into(),
-            key: ed.verifying_key(),
-            trust_level: 2,
-        },
-        Signer {
-            id: PASSPORT_ID.into(),
-            key: p256.verifying_key(),
-            trust_level: 2,
-        },
+        Signer::new("agent-ed", ed.verifying_key(), 2),
+        Signer::new(PASSPORT_ID, p256.verifying_key(), 2),
     ])
     .unwrap();
     let stage = Signature::new(SignatureConfig {

@@ -74,6 +74,15 @@ pub struct AuditRecord {
     /// Which side caused a denial or failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub side: Option<&'static str>,
+    /// The MCPS refusal code, for a message refused by the signature stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcps: Option<&'static str>,
+    /// The verified MCPS signer, for a message whose signature verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The signer's trust level, from the trust store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_level: Option<i64>,
     /// Time from receipt to outcome, in microseconds.
     pub latency_us: u64,
 }
@@ -109,6 +118,19 @@ impl AuditRecord {
             ),
         };
         let calls = matches!(m.method(), Some("tools/call" | "prompts/get"));
+        let mcps = match outcome {
+            Outcome::Denied(Denial::Signature { code, .. }) => Some(*code),
+            _ => None,
+        };
+        let signer = x
+            .facts
+            .get("signer")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        let trust_level = signer
+            .as_ref()
+            .and_then(|_| x.facts.get("trust_level"))
+            .and_then(serde_json::Value::as_i64);
         Self {
             time: now(),
             session: x.session.clone(),
@@ -126,6 +148,9 @@ impl AuditRecord {
             reason,
             code,
             side,
+            mcps,
+            signer,
+            trust_level,
             latency_us: u64::try_from(x.received.elapsed().as_micros()).unwrap_or(u64::MAX),
         }
     }
@@ -155,6 +180,9 @@ impl AuditRecord {
             reason: Some(denial.reason()),
             code: Some(denial.code()),
             side: Some(denial.side().as_str()),
+            mcps: None,
+            signer: None,
+            trust_level: None,
             latency_us: 0,
         }
     }

@@ -84,6 +84,24 @@ pub struct Signer {
     pub key: VerifyingKey,
     /// Its trust level, 0 to 4.
     pub trust_level: u8,
+    /// When it stops being trusted (its passport's `expires_at`); `None`: never.
+    pub expires_at: Option<Timestamp>,
+    /// The passport ids of the issuers that vouch for it, nearest first; each is checked for
+    /// revocation like the signer itself.
+    pub issuers: Vec<String>,
+}
+
+impl Signer {
+    /// A signer trusted at `trust_level` with no expiry and no issuers.
+    pub fn new(id: impl Into<String>, key: VerifyingKey, trust_level: u8) -> Self {
+        Self {
+            id: id.into(),
+            key,
+            trust_level,
+            expires_at: None,
+            issuers: Vec::new(),
+        }
+    }
 }
 
 /// The trusted signers, by id and by key id.
@@ -322,17 +340,25 @@ impl Signature {
         let Some(authority) = &self.authority else {
             return Ok(());
         };
-        match authority.is_revoked(&signer.id).await {
-            Ok(false) => Ok(()),
-            Ok(true) => Err(deny("revoked", "the signer's key or passport is revoked")),
-            Err(error) => {
-                tracing::warn!(signer = %signer.id, %error, "revocation authority unavailable; refusing the signed message");
-                Err(deny(
-                    "revocation_unavailable",
-                    "the revocation authority cannot be reached; retry later",
-                ))
+        for id in std::iter::once(&signer.id).chain(&signer.issuers) {
+            match authority.is_revoked(id).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    return Err(deny(
+                        "revoked",
+                        "the signer's key or passport, or an issuer's passport, is revoked",
+                    ));
+                }
+                Err(error) => {
+                    tracing::warn!(signer = %signer.id, %error, "revocation authority unavailable; refusing the signed message");
+                    return Err(deny(
+                        "revocation_unavailable",
+                        "the revocation authority cannot be reached; retry later",
+                    ));
+                }
             }
         }
+        Ok(())
     }
 
     /// Remembers the link hash of a native-signed request, to sign its response after it.
@@ -492,9 +518,14 @@ impl Signature {
             return Ok(());
         };
         let kid = native::key_id(&signer.key);
-        match list.is_revoked(&[signer.id.as_str(), kid.as_str()]) {
+        let mut ids = vec![signer.id.as_str(), kid.as_str()];
+        ids.extend(signer.issuers.iter().map(String::as_str));
+        match list.is_revoked(&ids) {
             Ok(false) => Ok(()),
-            Ok(true) => Err(deny("revoked", "the signer's key or passport is revoked")),
+            Ok(true) => Err(deny(
+                "revoked",
+                "the signer's key or passport, or an issuer's passport, is revoked",
+            )),
             Err(()) => Err(deny(
                 "revocation_unavailable",
                 "the revocation list cannot be read; retry later",
@@ -642,6 +673,12 @@ impl Signature {
             x.facts.insert("trust_level".into(), 0.into());
             return self.enforce(x, None);
         };
+        if v.signer.expires_at.is_some_and(|at| Timestamp::now() > at) {
+            return Err(deny(
+                "passport_expired",
+                "the signer's passport has expired",
+            ));
+        }
         self.check_revoked(&v.signer)?;
         self.ask_authority(&v.signer).await?;
         self.check_replay(&v).await?;
