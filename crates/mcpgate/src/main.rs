@@ -10,6 +10,7 @@ mod mcps_cli;
 mod mcps_setup;
 mod policy_cli;
 mod security;
+mod trust_store;
 
 /// mimalloc instead of the system allocator: the relay allocates many small, short-lived
 /// buffers per message, and glibc's malloc showed up as a tenth of the gateway's CPU time.

@@ -4,9 +4,10 @@
 //! | Command | Input | Output |
 //! |---|---|---|
 //! | `keys generate --alg ed25519\|p256 --out DIR [--force]` | — | `DIR/private.pem` (PKCS#8, mode 0600), `DIR/public.pem` (SPKI); key id and did:key on stdout |
-//! | `passport create --key PEM --name NAME [--profile a\|b]` | — | unsigned passport JSON |
+//! | `passport create --key PEM --name NAME [--profile a\|b] [--bound-id] [--chain ISSUER.json…]` | — | unsigned passport JSON |
 //! | `passport sign --key ISSUER_PRIVATE.pem [--issuer NAME]` | passport JSON | signed passport JSON |
 //! | `passport verify --pubkey ISSUER_PUBLIC.pem [--now UNIX]` | passport JSON | `ACCEPT` / `REJECT:<code>` |
+//! | `passport verify --trust-store FILE [--now UNIX]` | passport JSON | `ACCEPT trust_level=N anchor=NAME` / `REJECT:<code>` |
 //! | `sign --profile a\|b\|native --key KEY.pem [--passport-id ID] [--now UNIX]` | JSON-RPC message | envelope JSON |
 //! | `verify --profile a\|b\|native --pubkey KEY.pem [--now UNIX] [--window SECONDS]` | envelope | `ACCEPT` / `REJECT:<code>` |
 //!
@@ -29,9 +30,10 @@ use clap::{Args, Subcommand, ValueEnum};
 use mcps::canonical::{self, ParseOptions};
 use mcps::keys::{Algorithm, SigningKey, VerifyingKey};
 use mcps::native::{self, Link};
-use mcps::passport::{DEFAULT_TTL, NewPassport, Passport, PassportLimits};
+use mcps::passport::{DEFAULT_TTL, NewPassport, Passport, PassportLimits, bound_passport_id};
 use mcps::profile_a::{self, Nonce, VerifyOptions};
 use mcps::time::Timestamp;
+use mcps::trust::chain_entry;
 use mcps::{Profile, RejectCode, did, profile_b};
 
 /// Largest input read from stdin.
@@ -113,6 +115,17 @@ pub(crate) enum PassportCommand {
         /// Issue time as Unix seconds (default: now).
         #[arg(long, value_parser = parse_unix)]
         now: Option<Timestamp>,
+        /// Derive the passport id from the key instead of drawing it at random.
+        #[arg(long)]
+        bound_id: bool,
+        /// The trust level claimed (0 to 4); verifiers only ever lower their computed level to
+        /// it. Default: the reference's rule.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
+        trust_level: Option<u8>,
+        /// Issuer passports vouching for this one, nearest issuer first (profile b
+        /// `issuer_chain`); repeat for each.
+        #[arg(long = "chain", value_name = "PASSPORT_FILE")]
+        chain: Vec<PathBuf>,
     },
     /// Sign the passport read from stdin with the issuer's private key; prints it.
     Sign {
@@ -124,10 +137,20 @@ pub(crate) enum PassportCommand {
         issuer: Option<String>,
     },
     /// Verify the passport read from stdin: prints ACCEPT (exit 0) or REJECT:<code> (exit 1).
+    ///
+    /// With --trust-store, the passport is verified against the store's issuers (directly or
+    /// through its issuer chain) and the computed trust level is printed after ACCEPT.
     Verify {
         /// The issuer's public key (SPKI PEM).
+        #[arg(
+            long,
+            required_unless_present = "trust_store",
+            conflicts_with = "trust_store"
+        )]
+        pubkey: Option<PathBuf>,
+        /// A gateway trust store file whose `[[issuers]]` decide.
         #[arg(long)]
-        pubkey: PathBuf,
+        trust_store: Option<PathBuf>,
         /// Verification time as Unix seconds (default: now).
         #[arg(long, value_parser = parse_unix)]
         now: Option<Timestamp>,
@@ -227,6 +250,9 @@ pub(crate) fn run(command: McpsCommand) -> anyhow::Result<ExitCode> {
                 agent_version,
                 origin,
                 now,
+                bound_id,
+                trust_level,
+                chain,
             } => {
                 let profile = match profile {
                     ProfileArg::A => Profile::A,
@@ -243,8 +269,32 @@ pub(crate) fn run(command: McpsCommand) -> anyhow::Result<ExitCode> {
                 new.version = agent_version;
                 new.origin = origin;
                 new.ttl = expires_in.unwrap_or(DEFAULT_TTL);
-                let passport =
+                new.trust_level = trust_level;
+                if bound_id {
+                    new.passport_id = Some(bound_passport_id(&new.public_key));
+                }
+                if !chain.is_empty() && profile != Profile::B {
+                    bail!("only profile b passports carry an issuer chain; add --profile b");
+                }
+                let mut passport =
                     Passport::create_for(profile, new).context("cannot create the passport")?;
+                if !chain.is_empty() {
+                    let entries = chain
+                        .iter()
+                        .map(|path| {
+                            let bytes = fs::read(path).with_context(|| {
+                                format!("cannot read the issuer passport `{}`", path.display())
+                            })?;
+                            let issuer = canonical::parse_bytes(&bytes, &ParseOptions::STRICT)
+                                .and_then(Passport::from_value)
+                                .with_context(|| {
+                                    format!("`{}` is not a passport", path.display())
+                                })?;
+                            Ok(chain_entry(&issuer)?)
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    passport.set_issuer_chain(entries)?;
+                }
                 print_line(&passport.to_json()?)?;
                 Ok(ExitCode::SUCCESS)
             }
@@ -263,9 +313,40 @@ pub(crate) fn run(command: McpsCommand) -> anyhow::Result<ExitCode> {
                 print_line(&passport.to_json()?)?;
                 Ok(ExitCode::SUCCESS)
             }
-            PassportCommand::Verify { pubkey, now } => {
-                let key = read_public_key(&pubkey)?;
+            PassportCommand::Verify {
+                pubkey,
+                trust_store,
+                now,
+            } => {
                 let now = now.unwrap_or_else(Timestamp::now);
+                if let Some(path) = trust_store {
+                    let store = crate::trust_store::read(&path)?;
+                    let issuers = store.issuers()?;
+                    let Some(input) = read_stdin_for_verdict()? else {
+                        return oversized();
+                    };
+                    let verdict = crate::trust_store::verify_passport(
+                        &input,
+                        &issuers,
+                        now,
+                        &store.chain_options(),
+                    );
+                    return Ok(match verdict {
+                        Ok(trusted) => {
+                            print_line(&format!(
+                                "ACCEPT trust_level={} anchor={}",
+                                trusted.trust_level,
+                                trusted.anchor.as_deref().unwrap_or("self")
+                            ))?;
+                            ExitCode::SUCCESS
+                        }
+                        Err(error) => verdict_exit(Err(error))?,
+                    });
+                }
+                let Some(pubkey) = pubkey else {
+                    bail!("pass --pubkey ISSUER_PUBLIC.pem or --trust-store FILE");
+                };
+                let key = read_public_key(&pubkey)?;
                 let Some(input) = read_stdin_for_verdict()? else {
                     return oversized();
                 };

@@ -1,22 +1,5 @@
-//! Builds the MCPS signature stage from the `[mcps]` section: the trust store, the replay
-//! store and the revocation list.
-//!
-//! # Trust store format
-//!
-//! A TOML file (`mcps.trust_store`) listing the signers the gateway trusts:
-//!
-//! ```toml
-//! [[signers]]
-//! # The passport id profile A and B envelopes carry; the `signer` fact for policies.
-//! id = "asp_0123456789abcdef0123456789abcdef"
-//! # SPKI PEM public key (ECDSA P-256, or Ed25519 for the native profile), relative to
-//! # this file's directory. Native envelopes find their signer by this key's JWK thumbprint.
-//! public_key = "keys/agent.pub.pem"
-//! # 0 to 4; the `trust_level` fact and what `[mcps.require.*] min_trust_level` compares.
-//! trust_level = 2
-//! ```
-//!
-//! Trust levels come only from this file, never from a message or a self-issued passport.
+//! Builds the MCPS signature stage from the `[mcps]` section: the trust store (see
+//! [`crate::trust_store`] for its format), the replay store and the revocation list.
 
 use std::fmt;
 use std::path::Path;
@@ -29,80 +12,24 @@ use mcpgate_core::jsonrpc::Limits;
 use mcpgate_pipeline::Signature;
 use mcpgate_pipeline::stages::revocation_authority::{AuthorityConfig, RevocationAuthority};
 use mcpgate_pipeline::stages::signature::{
-    Profile, Requirement, RevocationList, SignatureConfig, Signer, TrustStore,
+    Profile, Requirement, RevocationList, SignatureConfig, TrustStore,
 };
 use mcpgate_store::{
     Freshness, MemoryReplayStore, RedisReplayStore, ReplayStore, SqliteReplayStore, StoreFuture,
 };
 use mcps::keys::{SigningKey, VerifyingKey};
-use serde::Deserialize;
+use mcps::time::Timestamp;
 
 /// How often expired replay entries are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrustFile {
-    #[serde(default)]
-    signers: Vec<TrustEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrustEntry {
-    id: String,
-    public_key: String,
-    trust_level: u8,
-}
-
-/// Reads a trust store file.
+/// Reads a trust store file and verifies its passports now.
 ///
 /// # Errors
 ///
-/// When the file or a key cannot be read, or an entry is invalid.
+/// When the file, a key or a passport cannot be read, or an entry is invalid.
 pub(crate) fn load_trust_store(path: &Path) -> anyhow::Result<TrustStore> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the MCPS trust store `{shown}`"))?;
-    let file: TrustFile = toml::from_str(&text)
-        .with_context(|| format!("the MCPS trust store `{shown}` is not valid"))?;
-    let base = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut signers = Vec::new();
-    for entry in file.signers {
-        if entry.id.is_empty() || entry.id.len() > 128 || entry.id.chars().any(char::is_control) {
-            anyhow::bail!(
-                "MCPS trust store `{shown}`: signer ids must be 1 to 128 printable characters"
-            );
-        }
-        if entry.trust_level > 4 {
-            anyhow::bail!(
-                "MCPS trust store `{shown}`: signer `{}` has trust_level {}; use 0 to 4",
-                entry.id,
-                entry.trust_level
-            );
-        }
-        let key_path = base.join(&entry.public_key);
-        let pem = std::fs::read_to_string(&key_path).with_context(|| {
-            format!(
-                "MCPS trust store `{shown}`: cannot read the public key `{}` of signer `{}`",
-                key_path.display(),
-                entry.id
-            )
-        })?;
-        let key = VerifyingKey::from_spki_pem(&pem).with_context(|| {
-            format!(
-                "MCPS trust store `{shown}`: `{}` (signer `{}`) is not an SPKI PEM P-256 or Ed25519 public key",
-                key_path.display(),
-                entry.id
-            )
-        })?;
-        signers.push(Signer {
-            id: entry.id,
-            key,
-            trust_level: entry.trust_level,
-        });
-    }
-    TrustStore::new(signers).map_err(|e| anyhow::anyhow!("MCPS trust store `{shown}`: {e}"))
+    crate::trust_store::read(path)?.signers(Timestamp::now())
 }
 
 /// A Redis replay store that connects on first use and again after a failed attempt, so the

@@ -20,7 +20,10 @@ fn mcpgate(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // A command that fails before reading its input may close stdin first.
+    if let Err(error) = child.stdin.take().unwrap().write_all(stdin) {
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -576,4 +579,151 @@ fn native_chain_links_through_prev() {
     assert!(second.contains(&format!(r#""prev":"{link}""#)));
     let (verdict, _) = verify("native", &key.public, second.as_bytes(), &[]);
     assert_eq!(verdict, "ACCEPT");
+}
+
+/// Issuer chains from the command line: a root issuer in a trust store file, an intermediate
+/// allowed to issue passports, an agent passport with a key-bound id issued through it; the
+/// trust store verdict prints the computed level, never the claimed one.
+#[test]
+fn passport_chains_and_trust_store_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = generate(dir.path(), "root", "p256");
+    let ca = generate(dir.path(), "ca", "p256");
+    let agent = generate(dir.path(), "agent", "p256");
+    let now = NOW.to_string();
+    std::fs::write(
+        dir.path().join("trust.toml"),
+        format!(
+            "[[issuers]]\nname = \"root-ta\"\npublic_key = {:?}\ntrust_level = 3\n",
+            path(&root.public)
+        ),
+    )
+    .unwrap();
+    let trust = dir.path().join("trust.toml");
+
+    let create = |key: &KeyPair, name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "passport",
+            "create",
+            "--key",
+            path(&key.public),
+            "--name",
+            name,
+            "--profile",
+            "b",
+            "--now",
+            &now,
+        ];
+        args.extend_from_slice(extra);
+        ok(&args, b"")
+    };
+    let sign = |passport: &str, key: &KeyPair, issuer: &str| {
+        ok(
+            &[
+                "passport",
+                "sign",
+                "--key",
+                path(&key.private),
+                "--issuer",
+                issuer,
+            ],
+            passport.as_bytes(),
+        )
+    };
+    let verdict = |passport: &str| {
+        let out = mcpgate(
+            &[
+                "passport",
+                "verify",
+                "--trust-store",
+                path(&trust),
+                "--now",
+                &now,
+            ],
+            passport.as_bytes(),
+        );
+        (stdout(&out).trim().to_owned(), out.status.code().unwrap())
+    };
+
+    let ca_passport = sign(
+        &create(
+            &ca,
+            "ca-1",
+            &[
+                "--capabilities",
+                "mcps:issue-passports",
+                "--trust-level",
+                "2",
+            ],
+        ),
+        &root,
+        "root-ta",
+    );
+    let ca_file = dir.path().join("ca.json");
+    std::fs::write(&ca_file, &ca_passport).unwrap();
+    assert_eq!(
+        verdict(&ca_passport),
+        ("ACCEPT trust_level=2 anchor=root-ta".to_owned(), 0)
+    );
+
+    let agent_passport = sign(
+        &create(
+            &agent,
+            "agent",
+            &[
+                "--bound-id",
+                "--trust-level",
+                "4",
+                "--chain",
+                path(&ca_file),
+            ],
+        ),
+        &ca,
+        "ca-1",
+    );
+    assert_eq!(
+        verdict(&agent_passport),
+        ("ACCEPT trust_level=2 anchor=root-ta".to_owned(), 0),
+        "the agent's claim of 4 is capped by the intermediate's 2"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&agent_passport).unwrap();
+    let id = parsed["passport_id"].as_str().unwrap();
+    assert!(id.starts_with("asp_") && id.len() == 36, "{id}");
+
+    // Signed by the agent's own key instead of the intermediate's: the chain is broken.
+    let broken = sign(
+        &create(&agent, "agent", &["--chain", path(&ca_file)]),
+        &agent,
+        "ca-1",
+    );
+    assert_eq!(
+        verdict(&broken),
+        ("REJECT:passport_chain_broken".to_owned(), 1)
+    );
+    // Self-issued: accepted at level 0.
+    let selfish = sign(
+        &create(&agent, "agent", &["--trust-level", "4"]),
+        &agent,
+        "self",
+    );
+    assert_eq!(
+        verdict(&selfish),
+        ("ACCEPT trust_level=0 anchor=self".to_owned(), 0)
+    );
+    // A profile a passport has no chain.
+    let out = mcpgate(
+        &[
+            "passport",
+            "create",
+            "--key",
+            path(&agent.public),
+            "--name",
+            "a",
+            "--chain",
+            path(&ca_file),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--profile b"), "{}", stderr(&out));
 }

@@ -1,0 +1,346 @@
+//! Passports in the gateway's MCPS trust store: trust levels computed from verified issuer
+//! chains, never from the passport's own claim, enforced per tool through the real binary.
+//!
+//! The trust store trusts one issuer, `root-ta`, up to level 3. Agents:
+//!
+//! * `direct`: issued by `root-ta`, claims 4 → level 3 (the issuer's grant);
+//! * `chained`: issued by the intermediate `ca-1` (itself issued by `root-ta` with level 1 and
+//!   the issuing capability) → level 1, through the chain;
+//! * `selfish`: self-issued, claims 4 → level 0;
+//! * `lapsed`: issued by `root-ta` but expired → left out of the store (`unknown_signer`).
+//!
+//! `write_note` needs level 2.
+
+#![expect(clippy::unwrap_used, reason = "test code")]
+
+use std::path::Path;
+use std::time::Duration;
+
+use mcpgate_test::{GatewayProcess, Http, demo_upstream_toml};
+use mcps::Profile;
+use mcps::canonical::{self, ParseOptions, Value};
+use mcps::keys::{Algorithm, SigningKey};
+use mcps::passport::{NewPassport, Passport};
+use mcps::profile_a::{self, Nonce};
+use mcps::time::Timestamp;
+use mcps::trust::{ISSUER_CAPABILITY, chain_entry};
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcpgate");
+
+fn key() -> SigningKey {
+    SigningKey::generate(Algorithm::EcdsaP256).unwrap()
+}
+
+struct Issued {
+    key: SigningKey,
+    passport: Passport,
+}
+
+impl Issued {
+    fn id(&self) -> &str {
+        self.passport.passport_id().unwrap()
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "test fixture")]
+fn issue(
+    name: &str,
+    issuer: &str,
+    claimed: u8,
+    capabilities: &[&str],
+    chain: &[&Passport],
+    signer: Option<&SigningKey>,
+    issued_at: Timestamp,
+    ttl: Duration,
+) -> Issued {
+    let key = key();
+    let mut new = NewPassport::new(name, key.verifying_key(), issued_at);
+    new.issuer = issuer.into();
+    new.trust_level = Some(claimed);
+    new.ttl = ttl;
+    new.capabilities = capabilities.iter().map(|c| (*c).to_owned()).collect();
+    let mut passport = Passport::create_for(Profile::B, new).unwrap();
+    passport
+        .set_issuer_chain(chain.iter().map(|p| chain_entry(p).unwrap()).collect())
+        .unwrap();
+    passport.sign(signer.unwrap_or(&key)).unwrap();
+    Issued { key, passport }
+}
+
+const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
+struct Agents {
+    root: SigningKey,
+    ca: Issued,
+    direct: Issued,
+    chained: Issued,
+    selfish: Issued,
+    lapsed: Issued,
+}
+
+fn agents() -> Agents {
+    let root = key();
+    let now = Timestamp::now();
+    let ca = issue(
+        "ca-1",
+        "root-ta",
+        1,
+        &[ISSUER_CAPABILITY],
+        &[],
+        Some(&root),
+        now,
+        YEAR,
+    );
+    let direct = issue("direct", "root-ta", 4, &[], &[], Some(&root), now, YEAR);
+    let chained = issue(
+        "chained",
+        "ca-1",
+        4,
+        &[],
+        &[&ca.passport],
+        Some(&ca.key),
+        now,
+        YEAR,
+    );
+    let selfish = issue("selfish", "self", 4, &[], &[], None, now, YEAR);
+    let long_ago = now.saturating_sub(Duration::from_secs(7200));
+    let lapsed = issue(
+        "lapsed",
+        "root-ta",
+        3,
+        &[],
+        &[],
+        Some(&root),
+        long_ago,
+        Duration::from_secs(3600),
+    );
+    Agents {
+        root,
+        ca,
+        direct,
+        chained,
+        selfish,
+        lapsed,
+    }
+}
+
+/// Writes the trust store (issuer + passports) into `dir`.
+fn write_store(dir: &Path, agents: &Agents, passports: &[&Issued]) {
+    std::fs::write(
+        dir.join("root-ta.pub.pem"),
+        agents.root.verifying_key().to_spki_pem().unwrap(),
+    )
+    .unwrap();
+    let mut store = String::from(
+        "[[issuers]]\nname = \"root-ta\"\npublic_key = \"root-ta.pub.pem\"\ntrust_level = 3\n\n",
+    );
+    for (i, issued) in passports.iter().enumerate() {
+        let file = format!("passport-{i}.json");
+        std::fs::write(dir.join(&file), issued.passport.to_json().unwrap()).unwrap();
+        store.push_str(&format!("[[passports]]\npath = \"{file}\"\n\n"));
+    }
+    std::fs::write(dir.join("trust.toml"), store).unwrap();
+}
+
+fn config(dir: &Path) -> String {
+    let notes = dir.join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    format!(
+        "{}[mcps]\ntrust_store = \"trust.toml\"\nrevocation_list = \"revoked.txt\"\n\
+         revocation_reload_interval = \"100ms\"\nwindow = \"60s\"\nreplay = \"memory\"\n\
+         [mcps.require.demo]\nsigned = true\nmin_trust_level = 2\ntools = [\"write_note\"]\n",
+        demo_upstream_toml("demo", &notes, "")
+    )
+}
+
+fn write_call(id: u64, path: &str) -> Value {
+    let text = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "write_note", "arguments": {"path": path, "content": "x"}}})
+    .to_string();
+    canonical::parse(&text, &ParseOptions::STRICT).unwrap()
+}
+
+fn signed(id: u64, path: &str, agent: &Issued) -> String {
+    profile_a::sign(
+        &write_call(id, path),
+        agent.id(),
+        &agent.key,
+        Timestamp::now(),
+        Nonce::random().unwrap(),
+    )
+    .unwrap()
+    .to_json()
+    .unwrap()
+}
+
+/// `None` for a successful tool result, else the MCPS refusal code.
+fn verdict(answer: &mcpgate_test::Answer) -> Option<String> {
+    let body = answer.json();
+    if body.get("result").is_some() {
+        assert_eq!(body["result"]["isError"], false, "{body}");
+        return None;
+    }
+    assert_eq!(body["error"]["code"], -31020, "{body}");
+    Some(body["error"]["data"]["mcps"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn trust_levels_come_from_verified_issuer_chains() {
+    let agents = agents();
+    let dir = tempfile::tempdir().unwrap();
+    write_store(
+        dir.path(),
+        &agents,
+        &[
+            &agents.direct,
+            &agents.chained,
+            &agents.selfish,
+            &agents.lapsed,
+        ],
+    );
+    std::fs::write(dir.path().join("revoked.txt"), "").unwrap();
+    let config = config(dir.path());
+    let revoked_list = dir.path().join("revoked.txt");
+    let gw = GatewayProcess::start_in(Path::new(BIN), &config, dir)
+        .await
+        .unwrap();
+    let http = Http::new(&gw.url());
+    let sid = http.initialize("2025-06-18").await;
+    let send = |wire: String| {
+        let http = &http;
+        let sid = sid.clone();
+        async move { http.post_raw(wire, &[("mcp-session-id", &sid)]).await }
+    };
+
+    // Level 3 from the trusted issuer (the passport claims 4).
+    let answer = send(signed(1, "direct.txt", &agents.direct)).await;
+    assert_eq!(verdict(&answer), None, "{}", answer.body);
+    // Level 1 through the intermediate, whatever the passport claims.
+    let answer = send(signed(2, "chained.txt", &agents.chained)).await;
+    assert_eq!(verdict(&answer).as_deref(), Some("insufficient_trust"));
+    assert!(
+        answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the signer has 1"),
+        "{}",
+        answer.body
+    );
+    // Self-issued: level 0.
+    let answer = send(signed(3, "self.txt", &agents.selfish)).await;
+    assert!(
+        answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the signer has 0"),
+        "{}",
+        answer.body
+    );
+    // Expired at start: not in the store.
+    let answer = send(signed(4, "lapsed.txt", &agents.lapsed)).await;
+    assert_eq!(verdict(&answer).as_deref(), Some("unknown_signer"));
+    assert!(
+        gw.stderr()
+            .contains("MCPS passport left out of the trust store")
+    );
+
+    // Revoking the intermediate revokes what it issued, not what the root issued directly.
+    std::fs::write(&revoked_list, format!("{}\n", agents.ca.id())).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let answer = send(signed(5, "chained2.txt", &agents.chained)).await;
+    assert_eq!(verdict(&answer).as_deref(), Some("revoked"));
+    let answer = send(signed(6, "direct2.txt", &agents.direct)).await;
+    assert_eq!(verdict(&answer), None, "{}", answer.body);
+
+    // The audit records carry the verified signer and its computed level.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let audit = gw.audit();
+    let record = |signer: &str| {
+        audit
+            .iter()
+            .find(|r| r["signer"] == signer && r["method"] == "tools/call")
+            .unwrap_or_else(|| panic!("no audit record for {signer}: {audit:?}"))
+            .clone()
+    };
+    let direct = record(agents.direct.id());
+    assert_eq!(direct["trust_level"], 3);
+    assert_eq!(direct["verdict"], "allow");
+    let chained = record(agents.chained.id());
+    assert_eq!(chained["trust_level"], 1);
+    assert_eq!(chained["verdict"], "deny");
+    assert_eq!(chained["mcps"], "insufficient_trust");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r["mcps"] == "revoked" && r["signer"].is_null()),
+        "the revoked call is audited without a trusted signer"
+    );
+}
+
+/// A passport that does not verify keeps the gateway from starting, naming file and reason.
+#[tokio::test]
+async fn untrusted_or_forged_passports_refuse_start() {
+    let agents = agents();
+    let forged = issue(
+        "forged",
+        "root-ta",
+        3,
+        &[],
+        &[],
+        Some(&agents.ca.key),
+        Timestamp::now(),
+        YEAR,
+    );
+    // Chained through an intermediate that lacks the issuing capability.
+    let plain_ca = issue(
+        "ca-2",
+        "root-ta",
+        3,
+        &[],
+        &[],
+        Some(&agents.root),
+        Timestamp::now(),
+        YEAR,
+    );
+    let unrole = issue(
+        "unrole",
+        "ca-2",
+        3,
+        &[],
+        &[&plain_ca.passport],
+        Some(&plain_ca.key),
+        Timestamp::now(),
+        YEAR,
+    );
+    let stranger = issue(
+        "stranger",
+        "elsewhere",
+        3,
+        &[],
+        &[],
+        Some(&agents.root),
+        Timestamp::now(),
+        YEAR,
+    );
+    for (issued, code) in [
+        (&forged, "passport_bad_signature"),
+        (&unrole, "passport_chain_broken"),
+        (&stranger, "untrusted_issuer"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write_store(dir.path(), &agents, &[issued]);
+        std::fs::write(dir.path().join("revoked.txt"), "").unwrap();
+        let config = config(dir.path());
+        let error = GatewayProcess::start_in(Path::new(BIN), &config, dir)
+            .await
+            .expect_err("the gateway started with a passport that does not verify")
+            .to_string();
+        assert!(
+            error.contains("exited early")
+                && error.contains("passport-0.json")
+                && error.contains(code),
+            "{code}: {error}"
+        );
+    }
+}
