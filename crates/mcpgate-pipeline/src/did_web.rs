@@ -21,7 +21,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mcpgate_https::{ClientError, FetchError, HttpsClient};
+use mcpgate_https::HttpsClient;
+/// The fetch and setup errors a [`DidWebError`] carries, re-exported for matching.
+pub use mcpgate_https::{ClientError, FetchError};
 use mcps::canonical::{self, ParseOptions, Value};
 use mcps::did;
 use mcps::keys::VerifyingKey;
