@@ -6,6 +6,7 @@
 //! - [`StdioProcess`]: a process spoken to one JSON line at a time.
 //! - [`descendants`]: the live descendant processes of a pid, to prove none outlives the gateway.
 //! - [`conformance`]: the fixture server the official MCP conformance suite runs against.
+//! - [`mcps`]: MCPS trust stores, signed calls and verdicts, and a gateway with a session open.
 
 #![expect(
     clippy::unwrap_used,
@@ -15,6 +16,7 @@
 
 pub mod conformance;
 pub mod fixtures;
+pub mod mcps;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
