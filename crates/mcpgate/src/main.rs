@@ -208,7 +208,7 @@ fn load_or_default(path: Option<&Path>) -> anyhow::Result<Config> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -235,7 +235,7 @@ fn init_logging(config: &Config, format: Option<LogFormatArg>) {
     }
 }
 
-fn build_gateway(mut config: Config) -> anyhow::Result<Arc<Gateway>> {
+async fn build_gateway(mut config: Config) -> anyhow::Result<Arc<Gateway>> {
     let audit = match &config.audit.sink {
         AuditSink::Stderr => AuditLog::stderr(),
         AuditSink::File(path) => AuditLog::file(path)
@@ -248,7 +248,7 @@ fn build_gateway(mut config: Config) -> anyhow::Result<Arc<Gateway>> {
     security::inject_credentials(&mut config)?;
     let mut pipeline =
         Pipeline::new(validate, audit).with_authorize(Authorize::new(engine.clone()));
-    if let Some(signature) = mcps_setup::signature_stage(&config)? {
+    if let Some(signature) = mcps_setup::signature_stage(&config).await? {
         pipeline = pipeline.with_signature(signature);
     }
     let gw = Gateway::with_security(config, pipeline, security);
@@ -262,7 +262,7 @@ async fn run_http(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
     let grace = config.server.shutdown_grace;
     let tls = security::tls(&config)?;
-    let gw = build_gateway(config)?;
+    let gw = build_gateway(config).await?;
     let signal = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -314,7 +314,7 @@ async fn run_http(config: Config) -> anyhow::Result<()> {
 }
 
 async fn run_stdio(config: Config, upstream: Option<String>) -> anyhow::Result<()> {
-    let gw = build_gateway(config)?;
+    let gw = build_gateway(config).await?;
     let Some(up) = gw.upstream(upstream.as_deref()) else {
         anyhow::bail!(
             "no upstream named `{}` in the configuration",

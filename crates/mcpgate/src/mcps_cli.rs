@@ -321,7 +321,8 @@ pub(crate) fn run(command: McpsCommand) -> anyhow::Result<ExitCode> {
                 let now = now.unwrap_or_else(Timestamp::now);
                 if let Some(path) = trust_store {
                     let store = crate::trust_store::read(&path)?;
-                    let issuers = store.issuers()?;
+                    let dids = crate::runtime()?.block_on(store.resolve_dids())?;
+                    let issuers = store.issuers(&dids)?;
                     let Some(input) = read_stdin_for_verdict()? else {
                         return oversized();
                     };

@@ -23,13 +23,15 @@ use mcps::time::Timestamp;
 /// How often expired replay entries are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
-/// Reads a trust store file and verifies its passports now.
+/// Reads a trust store file, resolves its DIDs and verifies its passports now.
 ///
 /// # Errors
 ///
-/// When the file, a key or a passport cannot be read, or an entry is invalid.
-pub(crate) fn load_trust_store(path: &Path) -> anyhow::Result<TrustStore> {
-    crate::trust_store::read(path)?.signers(Timestamp::now())
+/// When the file, a key, a DID or a passport cannot be read, or an entry is invalid.
+pub(crate) async fn load_trust_store(path: &Path) -> anyhow::Result<TrustStore> {
+    let file = crate::trust_store::read(path)?;
+    let dids = file.resolve_dids().await?;
+    file.signers(Timestamp::now(), &dids)
 }
 
 /// A Redis replay store that connects on first use and again after a failed attempt, so the
@@ -92,11 +94,11 @@ fn replay_store(config: &ReplayConfig) -> anyhow::Result<Arc<dyn ReplayStore>> {
 /// # Errors
 ///
 /// When the trust store, the revocation list or the replay store cannot be used.
-pub(crate) fn signature_stage(config: &Config) -> anyhow::Result<Option<Signature>> {
+pub(crate) async fn signature_stage(config: &Config) -> anyhow::Result<Option<Signature>> {
     let Some(mcps) = &config.mcps else {
         return Ok(None);
     };
-    let trust = load_trust_store(&mcps.trust_store)?;
+    let trust = load_trust_store(&mcps.trust_store).await?;
     if trust.is_empty() {
         tracing::warn!("the MCPS trust store lists no signers: every signed message is refused");
     }

@@ -28,7 +28,18 @@
 //! # Refuse passports whose id is not derived from their key (`mcpgate passport create
 //! # --bound-id`). Default false: the reference packages draw random ids.
 //! require_bound_passport_ids = false
+//!
+//! # Extra CA certificates (PEM) for the HTTPS hosts of `did:web` keys, besides the web PKI.
+//! did_web_extra_ca = "certs/internal-ca.pem"
 //! ```
+//!
+//! A signer or issuer names its key either by `public_key` (a PEM file) or by `did`: a
+//! `did:key:z…` identifier (decoded locally) or a `did:web:host[:path…][#fragment]` DID URL,
+//! whose DID document is fetched over HTTPS when the gateway starts (web PKI plus
+//! `did_web_extra_ca`, 5 s limit, 64 KiB limit, no redirects; its `id` must be the DID). A DID
+//! that cannot be resolved stops the start, naming the entry and the reason: the gateway never
+//! runs with a signer it could not pin. The keys are pinned for the life of the process;
+//! restart to pick up a rotated `did:web` document.
 //!
 //! Trust levels come only from this file: a direct signer's `trust_level`, or for a passport
 //! the level [`mcps::trust::IssuerStore::verify`] computes — the issuer's grant here, lowered
@@ -42,9 +53,11 @@
 //! expires while the gateway runs is refused from then on (`passport_expired`); the passport
 //! ids of its intermediates are checked for revocation like its own.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Context;
+use mcpgate_pipeline::did_web::{DidResolver, DidResolverConfig};
 use mcpgate_pipeline::stages::signature::{Signer, TrustStore};
 use mcps::Error as McpsError;
 use mcps::canonical::{self, ParseOptions};
@@ -68,13 +81,15 @@ struct TrustFile {
     passports: Vec<PassportEntry>,
     #[serde(default)]
     require_bound_passport_ids: bool,
+    did_web_extra_ca: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignerEntry {
     id: String,
-    public_key: String,
+    public_key: Option<String>,
+    did: Option<String>,
     trust_level: u8,
 }
 
@@ -82,9 +97,13 @@ struct SignerEntry {
 #[serde(deny_unknown_fields)]
 struct IssuerEntry {
     name: String,
-    public_key: String,
+    public_key: Option<String>,
+    did: Option<String>,
     trust_level: u8,
 }
+
+/// The keys of the `did` entries, by DID URL.
+pub(crate) type DidKeys = HashMap<String, VerifyingKey>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +139,73 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<TrustFileContents> {
 }
 
 impl TrustFileContents {
+    /// Resolves every `did` the file names: `did:key` locally, `did:web` over HTTPS.
+    ///
+    /// # Errors
+    ///
+    /// When a DID cannot be resolved, naming the entry.
+    pub(crate) async fn resolve_dids(&self) -> anyhow::Result<DidKeys> {
+        let named =
+            self.file
+                .signers
+                .iter()
+                .filter_map(|e| e.did.as_ref().map(|d| (d, format!("signer `{}`", e.id))))
+                .chain(
+                    self.file.issuers.iter().filter_map(|e| {
+                        e.did.as_ref().map(|d| (d, format!("issuer `{}`", e.name)))
+                    }),
+                )
+                .collect::<Vec<_>>();
+        let mut keys = DidKeys::new();
+        if named.is_empty() {
+            return Ok(keys);
+        }
+        let shown = &self.shown;
+        let resolver = DidResolver::new(DidResolverConfig {
+            extra_ca: self
+                .file
+                .did_web_extra_ca
+                .as_ref()
+                .map(|p| self.base.join(p)),
+            ..DidResolverConfig::default()
+        })
+        .map_err(|e| anyhow::anyhow!("MCPS trust store `{shown}`: {e}"))?;
+        for (did, owner) in named {
+            if keys.contains_key(did) {
+                continue;
+            }
+            let key = resolver.resolve_key(did).await.map_err(|e| {
+                anyhow::anyhow!("MCPS trust store `{shown}`: cannot resolve `{did}` ({owner}): {e}")
+            })?;
+            tracing::info!(%did, kid = %mcps::native::key_id(&key), "MCPS key resolved");
+            keys.insert(did.clone(), key);
+        }
+        Ok(keys)
+    }
+
+    /// The key of an entry: its `public_key` file or its resolved `did`.
+    fn entry_key(
+        &self,
+        public_key: Option<&str>,
+        did: Option<&str>,
+        dids: &DidKeys,
+        owner: &str,
+    ) -> anyhow::Result<VerifyingKey> {
+        match (public_key, did) {
+            (Some(path), None) => self.public_key(path, owner),
+            (None, Some(did)) => dids.get(did).cloned().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "MCPS trust store `{}`: `{did}` ({owner}) was not resolved",
+                    self.shown
+                )
+            }),
+            _ => anyhow::bail!(
+                "MCPS trust store `{}`: {owner} needs exactly one of `public_key` and `did`",
+                self.shown
+            ),
+        }
+    }
+
     fn public_key(&self, relative: &str, owner: &str) -> anyhow::Result<VerifyingKey> {
         let shown = &self.shown;
         let key_path = self.base.join(relative);
@@ -152,12 +238,17 @@ impl TrustFileContents {
     /// # Errors
     ///
     /// When an issuer's key cannot be read or an entry is invalid.
-    pub(crate) fn issuers(&self) -> anyhow::Result<IssuerStore> {
+    pub(crate) fn issuers(&self, dids: &DidKeys) -> anyhow::Result<IssuerStore> {
         let mut store = IssuerStore::new();
         for entry in &self.file.issuers {
             let owner = format!("issuer `{}`", entry.name);
             self.check_level(entry.trust_level, &owner)?;
-            let key = self.public_key(&entry.public_key, &owner)?;
+            let key = self.entry_key(
+                entry.public_key.as_deref(),
+                entry.did.as_deref(),
+                dids,
+                &owner,
+            )?;
             store
                 .add(TrustedIssuer {
                     name: entry.name.clone(),
@@ -183,7 +274,7 @@ impl TrustFileContents {
     ///
     /// When a key or passport cannot be read, a passport does not verify for a reason other
     /// than its validity period, or two signers share an id or a key.
-    pub(crate) fn signers(&self, now: Timestamp) -> anyhow::Result<TrustStore> {
+    pub(crate) fn signers(&self, now: Timestamp, dids: &DidKeys) -> anyhow::Result<TrustStore> {
         let shown = &self.shown;
         let mut signers = Vec::new();
         for entry in &self.file.signers {
@@ -195,10 +286,15 @@ impl TrustFileContents {
             }
             let owner = format!("signer `{}`", entry.id);
             self.check_level(entry.trust_level, &owner)?;
-            let key = self.public_key(&entry.public_key, &owner)?;
+            let key = self.entry_key(
+                entry.public_key.as_deref(),
+                entry.did.as_deref(),
+                dids,
+                &owner,
+            )?;
             signers.push(Signer::new(entry.id.clone(), key, entry.trust_level));
         }
-        let issuers = self.issuers()?;
+        let issuers = self.issuers(dids)?;
         let options = self.chain_options();
         for entry in &self.file.passports {
             let path = self.base.join(&entry.path);

@@ -1,5 +1,8 @@
-//! Passports in the gateway's MCPS trust store: trust levels computed from verified issuer
-//! chains, never from the passport's own claim, enforced per tool through the real binary.
+//! The gateway's MCPS trust store through the real binary: passports whose trust levels are
+//! computed from verified issuer chains (never from the passport's own claim) and keys named by
+//! `did:key` and `did:web` (resolved over HTTPS from a local server with its own CA).
+//!
+//! Passports:
 //!
 //! The trust store trusts one issuer, `root-ta`, up to level 3. Agents:
 //!
@@ -16,10 +19,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use mcpgate_https::testing::{Reply, TestServer};
 use mcpgate_test::{GatewayProcess, Http, demo_upstream_toml};
 use mcps::Profile;
 use mcps::canonical::{self, ParseOptions, Value};
+use mcps::did::to_did_key;
 use mcps::keys::{Algorithm, SigningKey};
+use mcps::native::{ChainSigner, Link};
 use mcps::passport::{NewPassport, Passport};
 use mcps::profile_a::{self, Nonce};
 use mcps::time::Timestamp;
@@ -343,4 +349,132 @@ async fn untrusted_or_forged_passports_refuse_start() {
             "{code}: {error}"
         );
     }
+}
+
+/// Signers and issuers named by DIDs: an Ed25519 native signer and a P-256 issuer from a
+/// `did:web` document, a P-256 profile A signer by `did:key`.
+#[tokio::test]
+async fn did_web_and_did_key_entries() {
+    let server = TestServer::start().await.unwrap();
+    let did = format!("did:web:127.0.0.1%3A{}", server.port());
+    let native = SigningKey::generate(Algorithm::Ed25519).unwrap();
+    let issuer = key();
+    let by_did_key = key();
+    let multibase = |k: &SigningKey| {
+        to_did_key(&k.verifying_key())
+            .strip_prefix("did:key:")
+            .unwrap()
+            .to_owned()
+    };
+    let document = json!({
+        "id": did,
+        "verificationMethod": [
+            {"id": "#agent", "type": "Multikey", "controller": did,
+             "publicKeyMultibase": multibase(&native)},
+            {"id": format!("{did}#issuer"), "type": "JsonWebKey2020", "controller": did,
+             "publicKeyJwk": serde_json::from_str::<serde_json::Value>(
+                 &issuer.verifying_key().to_jwk().to_json().unwrap()).unwrap()},
+        ]
+    });
+    server.route("/.well-known/did.json", Reply::json(document.to_string()));
+    let agent = issue(
+        "web-issued",
+        "web-ta",
+        2,
+        &[],
+        &[],
+        Some(&issuer),
+        Timestamp::now(),
+        YEAR,
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(server.ca_path().unwrap(), dir.path().join("ca.pem")).unwrap();
+    std::fs::write(
+        dir.path().join("passport.json"),
+        agent.passport.to_json().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("revoked.txt"), "").unwrap();
+    let store = format!(
+        "did_web_extra_ca = \"ca.pem\"\n\
+         [[signers]]\nid = \"web-agent\"\ndid = \"{did}#agent\"\ntrust_level = 2\n\
+         [[signers]]\nid = \"asp_00000000000000000000000000000001\"\ndid = \"{}\"\ntrust_level = 2\n\
+         [[issuers]]\nname = \"web-ta\"\ndid = \"{did}#issuer\"\ntrust_level = 3\n\
+         [[passports]]\npath = \"passport.json\"\n",
+        to_did_key(&by_did_key.verifying_key())
+    );
+    std::fs::write(dir.path().join("trust.toml"), &store).unwrap();
+    let text = config(dir.path());
+    let gw = GatewayProcess::start_in(Path::new(BIN), &text, dir)
+        .await
+        .unwrap();
+    // Fetched at start, once per DID URL (two keys of one document), and then pinned.
+    assert_eq!(server.requests().len(), 2, "{:?}", server.requests());
+    let http = Http::new(&gw.url());
+    let sid = http.initialize("2025-06-18").await;
+    let send = |wire: String| {
+        let http = &http;
+        let sid = sid.clone();
+        async move { http.post_raw(wire, &[("mcp-session-id", &sid)]).await }
+    };
+
+    let native_wire = ChainSigner::new(Link::random_start().unwrap())
+        .sign(
+            &write_call(1, "web.txt"),
+            &native,
+            Timestamp::now(),
+            &Nonce::random().unwrap(),
+        )
+        .unwrap()
+        .to_json()
+        .unwrap();
+    let answer = send(native_wire).await;
+    assert_eq!(verdict(&answer), None, "{}", answer.body);
+    let keyed = Issued {
+        key: by_did_key,
+        passport: agent.passport.clone(),
+    };
+    let a_wire = profile_a::sign(
+        &write_call(2, "key.txt"),
+        "asp_00000000000000000000000000000001",
+        &keyed.key,
+        Timestamp::now(),
+        Nonce::random().unwrap(),
+    )
+    .unwrap()
+    .to_json()
+    .unwrap();
+    let answer = send(a_wire).await;
+    assert_eq!(verdict(&answer), None, "{}", answer.body);
+    // The passport issued by the did:web issuer: level 2 (its claim, under the grant of 3).
+    let answer = send(signed(3, "passport.txt", &agent)).await;
+    assert_eq!(verdict(&answer), None, "{}", answer.body);
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "keys are pinned, not fetched per message"
+    );
+
+    // A DID that cannot be resolved stops the start, naming the entry.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(server.ca_path().unwrap(), dir.path().join("ca.pem")).unwrap();
+    std::fs::write(dir.path().join("revoked.txt"), "").unwrap();
+    std::fs::write(
+        dir.path().join("trust.toml"),
+        format!(
+            "did_web_extra_ca = \"ca.pem\"\n[[signers]]\nid = \"gone\"\n\
+             did = \"{did}:missing#k\"\ntrust_level = 1\n"
+        ),
+    )
+    .unwrap();
+    let text = config(dir.path());
+    let error = GatewayProcess::start_in(Path::new(BIN), &text, dir)
+        .await
+        .expect_err("started with an unresolvable DID")
+        .to_string();
+    assert!(
+        error.contains("signer `gone`") && error.contains("cannot resolve"),
+        "{error}"
+    );
 }
