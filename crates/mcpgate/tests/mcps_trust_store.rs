@@ -20,14 +20,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use mcpgate_https::testing::{Reply, TestServer};
+use mcpgate_test::mcps::{sign_a, verdict, write_note};
 use mcpgate_test::{GatewayProcess, Http, demo_upstream_toml};
 use mcps::Profile;
-use mcps::canonical::{self, ParseOptions, Value};
+
 use mcps::did::to_did_key;
 use mcps::keys::{Algorithm, SigningKey};
 use mcps::native::{ChainSigner, Link};
 use mcps::passport::{NewPassport, Passport};
-use mcps::profile_a::{self, Nonce};
+use mcps::profile_a::Nonce;
 use mcps::time::Timestamp;
 use mcps::trust::{ISSUER_CAPABILITY, chain_entry};
 use serde_json::json;
@@ -160,35 +161,8 @@ fn config(dir: &Path) -> String {
     )
 }
 
-fn write_call(id: u64, path: &str) -> Value {
-    let text = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-        "params": {"name": "write_note", "arguments": {"path": path, "content": "x"}}})
-    .to_string();
-    canonical::parse(&text, &ParseOptions::STRICT).unwrap()
-}
-
 fn signed(id: u64, path: &str, agent: &Issued) -> String {
-    profile_a::sign(
-        &write_call(id, path),
-        agent.id(),
-        &agent.key,
-        Timestamp::now(),
-        Nonce::random().unwrap(),
-    )
-    .unwrap()
-    .to_json()
-    .unwrap()
-}
-
-/// `None` for a successful tool result, else the MCPS refusal code.
-fn verdict(answer: &mcpgate_test::Answer) -> Option<String> {
-    let body = answer.json();
-    if body.get("result").is_some() {
-        assert_eq!(body["result"]["isError"], false, "{body}");
-        return None;
-    }
-    assert_eq!(body["error"]["code"], -31020, "{body}");
-    Some(body["error"]["data"]["mcps"].as_str().unwrap().to_owned())
+    sign_a(&write_note(id, path), agent.id(), &agent.key)
 }
 
 #[tokio::test]
@@ -421,7 +395,7 @@ async fn did_web_and_did_key_entries() {
 
     let native_wire = ChainSigner::new(Link::random_start().unwrap())
         .sign(
-            &write_call(1, "web.txt"),
+            &write_note(1, "web.txt"),
             &native,
             Timestamp::now(),
             &Nonce::random().unwrap(),
@@ -435,16 +409,11 @@ async fn did_web_and_did_key_entries() {
         key: by_did_key,
         passport: agent.passport.clone(),
     };
-    let a_wire = profile_a::sign(
-        &write_call(2, "key.txt"),
+    let a_wire = sign_a(
+        &write_note(2, "key.txt"),
         "asp_00000000000000000000000000000001",
         &keyed.key,
-        Timestamp::now(),
-        Nonce::random().unwrap(),
-    )
-    .unwrap()
-    .to_json()
-    .unwrap();
+    );
     let answer = send(a_wire).await;
     assert_eq!(verdict(&answer), None, "{}", answer.body);
     // The passport issued by the did:web issuer: level 2 (its claim, under the grant of 3).
