@@ -14,6 +14,7 @@
 //! Only the P-256 curve is accepted for ECDSA; the reference silently accepts other curves.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -95,6 +96,8 @@ enum SecretInner {
 #[derive(Clone)]
 pub struct SigningKey {
     inner: SecretInner,
+    /// The public key's RFC 7638 thumbprint, computed on first use.
+    thumbprint: OnceLock<String>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -103,11 +106,21 @@ enum PublicInner {
     P256(p256::ecdsa::VerifyingKey),
 }
 
-/// A public key.
-#[derive(Clone, PartialEq, Eq)]
+/// A public key. Two keys are equal when they are the same point on the same curve.
+#[derive(Clone)]
 pub struct VerifyingKey {
     inner: PublicInner,
+    /// The RFC 7638 thumbprint, computed on first use.
+    thumbprint: OnceLock<String>,
 }
+
+impl PartialEq for VerifyingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl Eq for VerifyingKey {}
 
 const PEM_PKCS8: &str = "-----BEGIN PRIVATE KEY-----";
 const PEM_SEC1: &str = "-----BEGIN EC PRIVATE KEY-----";
@@ -145,7 +158,14 @@ impl SigningKey {
                 }
             }
         };
-        Ok(Self { inner })
+        Ok(Self::from_inner(inner))
+    }
+
+    fn from_inner(inner: SecretInner) -> Self {
+        Self {
+            inner,
+            thumbprint: OnceLock::new(),
+        }
     }
 
     /// The key's algorithm.
@@ -170,9 +190,7 @@ impl SigningKey {
         } else if trimmed.starts_with(PEM_SEC1) {
             let secret = p256::SecretKey::from_sec1_pem(pem)
                 .map_err(|_| Error::BadKey("not a sec1 p-256 private key"))?;
-            Ok(Self {
-                inner: SecretInner::P256(secret.into()),
-            })
+            Ok(Self::from_inner(SecretInner::P256(secret.into())))
         } else {
             Err(Error::BadKey("not a pem private key"))
         }
@@ -185,14 +203,10 @@ impl SigningKey {
     /// [`Error::BadKey`] for anything else.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, Error> {
         if let Ok(key) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
-            return Ok(Self {
-                inner: SecretInner::P256(key),
-            });
+            return Ok(Self::from_inner(SecretInner::P256(key)));
         }
         if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-            return Ok(Self {
-                inner: SecretInner::Ed25519(key),
-            });
+            return Ok(Self::from_inner(SecretInner::Ed25519(key)));
         }
         Err(Error::BadKey("not a pkcs#8 p-256 or ed25519 private key"))
     }
@@ -223,15 +237,13 @@ impl SigningKey {
             .ok_or(Error::BadKey("jwk has no private member `d`"))?;
         let d = Zeroizing::new(decode_b64url_32(d, "jwk `d` is not 32 base64url bytes")?);
         let key = match (jwk.kty.as_str(), jwk.crv.as_str()) {
-            ("EC", "P-256") => Self {
-                inner: SecretInner::P256(
-                    p256::ecdsa::SigningKey::from_slice(d.as_ref())
-                        .map_err(|_| Error::BadKey("jwk `d` is not a valid p-256 scalar"))?,
-                ),
-            },
-            ("OKP", "Ed25519") => Self {
-                inner: SecretInner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&d)),
-            },
+            ("EC", "P-256") => Self::from_inner(SecretInner::P256(
+                p256::ecdsa::SigningKey::from_slice(d.as_ref())
+                    .map_err(|_| Error::BadKey("jwk `d` is not a valid p-256 scalar"))?,
+            )),
+            ("OKP", "Ed25519") => Self::from_inner(SecretInner::Ed25519(
+                ed25519_dalek::SigningKey::from_bytes(&d),
+            )),
             _ => return Err(Error::BadKey("unsupported jwk key type or curve")),
         };
         if key.verifying_key() != VerifyingKey::from_jwk(jwk)? {
@@ -252,14 +264,25 @@ impl SigningKey {
         jwk
     }
 
-    /// The matching public key.
+    /// The matching public key (carrying the thumbprint along if it was computed already).
     #[must_use]
     pub fn verifying_key(&self) -> VerifyingKey {
         let inner = match &self.inner {
             SecretInner::Ed25519(key) => PublicInner::Ed25519(key.verifying_key()),
             SecretInner::P256(key) => PublicInner::P256(*key.verifying_key()),
         };
-        VerifyingKey { inner }
+        VerifyingKey {
+            inner,
+            thumbprint: self.thumbprint.clone(),
+        }
+    }
+
+    /// The RFC 7638 JWK thumbprint of the public key, as [`VerifyingKey::thumbprint`]: computed
+    /// the first time it is asked for, then kept with the key (and its clones made after).
+    #[must_use]
+    pub fn thumbprint(&self) -> &str {
+        self.thumbprint
+            .get_or_init(|| self.verifying_key().to_jwk().thumbprint())
     }
 
     /// Signs `message` (hashing it with SHA-256 for ECDSA; Ed25519 signs it directly).
@@ -300,6 +323,22 @@ impl fmt::Debug for SigningKey {
 }
 
 impl VerifyingKey {
+    fn from_inner(inner: PublicInner) -> Self {
+        Self {
+            inner,
+            thumbprint: OnceLock::new(),
+        }
+    }
+
+    /// The RFC 7638 JWK thumbprint (SHA-256, base64url without padding), as
+    /// [`Jwk::thumbprint`] of [`VerifyingKey::to_jwk`]: a stable identifier derived from the key
+    /// itself (the native profile's `kid`). It is computed the first time it is asked for, then
+    /// kept with the key and its clones made after.
+    #[must_use]
+    pub fn thumbprint(&self) -> &str {
+        self.thumbprint.get_or_init(|| self.to_jwk().thumbprint())
+    }
+
     /// The key's algorithm.
     #[must_use]
     pub fn algorithm(&self) -> Algorithm {
@@ -316,9 +355,7 @@ impl VerifyingKey {
         if key.is_weak() {
             return Err(Error::BadKey("ed25519 key of small order"));
         }
-        Ok(Self {
-            inner: PublicInner::Ed25519(key),
-        })
+        Ok(Self::from_inner(PublicInner::Ed25519(key)))
     }
 
     /// A P-256 key from a 33-byte compressed SEC1 point.
@@ -328,9 +365,7 @@ impl VerifyingKey {
         }
         let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
             .map_err(|_| Error::BadKey("point is not on p-256"))?;
-        Ok(Self {
-            inner: PublicInner::P256(key),
-        })
+        Ok(Self::from_inner(PublicInner::P256(key)))
     }
 
     /// The raw public key: 32 bytes for Ed25519, the 33-byte compressed SEC1 point for P-256.
@@ -348,17 +383,13 @@ impl VerifyingKey {
     /// [`Error::BadKey`] for anything else (including other curves).
     pub fn from_spki_pem(pem: &str) -> Result<Self, Error> {
         if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_pem(pem) {
-            return Ok(Self {
-                inner: PublicInner::P256(key),
-            });
+            return Ok(Self::from_inner(PublicInner::P256(key)));
         }
         if let Ok(key) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
             if key.is_weak() {
                 return Err(Error::BadKey("ed25519 key of small order"));
             }
-            return Ok(Self {
-                inner: PublicInner::Ed25519(key),
-            });
+            return Ok(Self::from_inner(PublicInner::Ed25519(key)));
         }
         Err(Error::BadKey("not an spki p-256 or ed25519 public key"))
     }
@@ -393,9 +424,7 @@ impl VerifyingKey {
                 sec1[33..].copy_from_slice(&y);
                 let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
                     .map_err(|_| Error::BadKey("jwk point is not on p-256"))?;
-                Ok(Self {
-                    inner: PublicInner::P256(key),
-                })
+                Ok(Self::from_inner(PublicInner::P256(key)))
             }
             ("OKP", "Ed25519") => {
                 if jwk.y.is_some() {
@@ -406,9 +435,7 @@ impl VerifyingKey {
                 if key.is_weak() {
                     return Err(Error::BadKey("ed25519 key of small order"));
                 }
-                Ok(Self {
-                    inner: PublicInner::Ed25519(key),
-                })
+                Ok(Self::from_inner(PublicInner::Ed25519(key)))
             }
             _ => Err(Error::BadKey("unsupported jwk key type or curve")),
         }
@@ -849,6 +876,29 @@ mod tests {
         let p384 = Jwk::parse(r#"{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}"#).unwrap();
         assert!(VerifyingKey::from_jwk(&p384).is_err());
         assert!(Jwk::parse(r#"{"kty":"EC","crv":"P-256","x":1}"#).is_err());
+    }
+
+    #[test]
+    fn key_thumbprints_are_computed_once_and_do_not_affect_equality() {
+        for algorithm in [Algorithm::EcdsaP256, Algorithm::Ed25519] {
+            let key = SigningKey::generate(algorithm).unwrap();
+            let fresh = key.verifying_key();
+            let expected = fresh.to_jwk().thumbprint();
+            assert!(fresh.thumbprint.get().is_none());
+            assert_eq!(key.thumbprint(), expected);
+            // Public keys taken from the signing key afterwards carry it along.
+            let carried = key.verifying_key();
+            assert_eq!(carried.thumbprint.get(), Some(&expected));
+            assert_eq!(carried, fresh);
+            assert_eq!(fresh.thumbprint(), expected);
+            let pem = fresh.to_spki_pem().unwrap();
+            assert_eq!(
+                VerifyingKey::from_spki_pem(&pem).unwrap().thumbprint(),
+                expected
+            );
+            let other = SigningKey::generate(algorithm).unwrap();
+            assert_ne!(other.thumbprint(), expected);
+        }
     }
 
     /// RFC 7638 §3: required members only, sorted, no whitespace.

@@ -74,10 +74,11 @@ pub fn alg_name(algorithm: Algorithm) -> &'static str {
     }
 }
 
-/// The `kid` of a key: its RFC 7638 JWK thumbprint.
+/// The `kid` of a key: its RFC 7638 JWK thumbprint ([`VerifyingKey::thumbprint`], which
+/// [`sign`] and [`verify`] use directly: it is computed once per key).
 #[must_use]
 pub fn key_id(key: &VerifyingKey) -> String {
-    key.to_jwk().thumbprint()
+    key.thumbprint().to_owned()
 }
 
 fn is_lower_hex(text: &str, len: usize) -> bool {
@@ -249,10 +250,9 @@ pub fn sign(
     // The envelope object holds the message one level down.
     crate::envelope::check_depth(message, 1)?;
     let alg = alg_name(key.algorithm());
-    let kid = key_id(&key.verifying_key());
     let ts = timestamp.to_rfc3339_micros()?;
     let prev = link.to_wire();
-    let mut object = header_object(message, alg, &kid, nonce.as_str(), &prev, &ts);
+    let mut object = header_object(message, alg, key.thumbprint(), nonce.as_str(), &prev, &ts);
     let data = canonical::jcs(&Value::Object(object.clone()))?.into_bytes();
     let signature = key.sign(&data, SignatureFormat::P1363)?;
     object.insert("sig", Value::from(URL_SAFE_NO_PAD.encode(signature)));
@@ -362,7 +362,7 @@ pub fn verify_value(
         ));
     }
     let kid = string_member(&object, "kid")?;
-    if kid != key_id(key) {
+    if kid != key.thumbprint() {
         return Err(Error::BadKey("`kid` does not match the verifying key"));
     }
     let prev = string_member(&object, "prev")?;
