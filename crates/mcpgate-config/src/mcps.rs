@@ -20,6 +20,12 @@ pub struct McpsConfig {
     pub revocation_reload_interval: Duration,
     /// The gateway's response signing key (PKCS#8 PEM), if any.
     pub signing_key: Option<PathBuf>,
+    /// The gateway's passport id (`asp_` and 32 lowercase hex digits) for its signed responses
+    /// to profile A and B requests, if any; only with `signing_key`.
+    pub signing_passport_id: Option<String>,
+    /// Whether the responses to profile A requests are signed (sent as profile A envelopes);
+    /// only with `signing_passport_id`.
+    pub sign_profile_a_responses: bool,
     /// Per-upstream requirements, in upstream-name order.
     pub require: Vec<McpsRequirement>,
     /// The trust authority asked whether a signer is revoked, if any.

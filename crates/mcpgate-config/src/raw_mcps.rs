@@ -47,8 +47,19 @@ pub(crate) struct RawMcps {
     pub(crate) revocation_reload_interval: Option<String>,
     /// The gateway's own key (PKCS#8 PEM, P-256 or Ed25519), relative to this file's directory:
     /// when set, the responses to native-signed requests are signed with it, each chained to
-    /// its request. Its key id is logged at startup for clients to pin.
+    /// its request (and, with `signing_passport_id`, the responses to profile A and B
+    /// requests). Its key id is logged at startup for clients to pin.
     pub(crate) signing_key: Option<String>,
+    /// With `signing_key`: the gateway's own passport id (`asp_` and 32 lowercase hex digits),
+    /// written into its signed responses to profile A and B requests. A profile B response
+    /// gets a signed `mcps` header member, which clients that do not check it ignore; a
+    /// profile A response is signed only with `sign_profile_a_responses`. Profiles A and B
+    /// are P-256 only: the gateway refuses to start with an Ed25519 `signing_key` and this set.
+    pub(crate) signing_passport_id: Option<String>,
+    /// With `signing_passport_id`: also sign the responses to profile A requests. Each is then
+    /// sent wrapped in a profile A envelope, which only a client expecting one can read.
+    #[schemars(extend("default" = false))]
+    pub(crate) sign_profile_a_responses: Option<bool>,
     /// Signature requirements per upstream: `[mcps.require.NAME]`.
     pub(crate) require: Option<BTreeMap<String, RawMcpsRequire>>,
     /// A trust authority asked about every verified signer, e.g.

@@ -79,6 +79,8 @@ impl Checker<'_> {
             Some(path) => Some(self.path(&key.child("signing_key"), path)?),
             None => None,
         };
+        let signing_passport_id = self.signing_passport_id(&key, &raw, &profiles)?;
+        let sign_profile_a_responses = raw.sign_profile_a_responses.unwrap_or(false);
         let revocation_authority = self.revocation_authority(&key, &raw)?;
         let mut require = Vec::new();
         for (upstream, entry) in raw.require.into_iter().flatten() {
@@ -96,9 +98,57 @@ impl Checker<'_> {
             revocation_list,
             revocation_reload_interval,
             signing_key,
+            signing_passport_id,
+            sign_profile_a_responses,
             require,
             revocation_authority,
         }))
+    }
+
+    /// `signing_passport_id` and `sign_profile_a_responses`: the gateway's identity in its
+    /// signed responses to profile A and B requests.
+    fn signing_passport_id(
+        &self,
+        key: &KeyPath,
+        raw: &RawMcps,
+        profiles: &[McpsProfile],
+    ) -> Result<Option<String>, ConfigError> {
+        let Some(id) = &raw.signing_passport_id else {
+            if raw.sign_profile_a_responses.is_some() {
+                return Err(self.error(
+                    &key.child("sign_profile_a_responses"),
+                    "needs `signing_passport_id`, the gateway's passport id in its profile A responses",
+                ));
+            }
+            return Ok(None);
+        };
+        let at = key.child("signing_passport_id");
+        if raw.signing_key.is_none() {
+            return Err(self.error(
+                &at,
+                "needs `signing_key`, the P-256 key that signs the responses",
+            ));
+        }
+        let hex = id.strip_prefix("asp_").unwrap_or_default();
+        if hex.len() != 32 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(self.error(
+                &at,
+                format!("`{id}` must be `asp_` followed by 32 lowercase hex digits"),
+            ));
+        }
+        if !profiles
+            .iter()
+            .any(|p| matches!(p, McpsProfile::A | McpsProfile::B))
+        {
+            return Err(self.error(&at, "only applies when `profiles` includes `a` or `b`"));
+        }
+        if raw.sign_profile_a_responses == Some(true) && !profiles.contains(&McpsProfile::A) {
+            return Err(self.error(
+                &key.child("sign_profile_a_responses"),
+                "only applies when `profiles` includes `a`",
+            ));
+        }
+        Ok(Some(id.clone()))
     }
 
     fn revocation_authority(
@@ -400,6 +450,91 @@ mod tests {
             error("[mcps]\ntrust_store = \"s\"\n[mcps.require.demo]\nsigned = false\nmin_trust_level = 1\n")
                 .contains("signed")
         );
+    }
+
+    #[test]
+    fn response_signing() {
+        let base = "[mcps]\ntrust_store = \"s.toml\"\nsigning_key = \"gateway.pem\"\n";
+        let id = "asp_0123456789abcdef0123456789abcdef";
+        let mcps = parse(base).unwrap().mcps.unwrap();
+        assert_eq!(
+            mcps.signing_key.as_deref(),
+            Some(std::path::Path::new("/etc/mcpgate/gateway.pem"))
+        );
+        assert_eq!(mcps.signing_passport_id, None);
+        assert!(!mcps.sign_profile_a_responses);
+        let mcps = parse(&format!("{base}signing_passport_id = \"{id}\"\n"))
+            .unwrap()
+            .mcps
+            .unwrap();
+        assert_eq!(mcps.signing_passport_id.as_deref(), Some(id));
+        assert!(!mcps.sign_profile_a_responses);
+        let mcps = parse(&format!(
+            "{base}signing_passport_id = \"{id}\"\nsign_profile_a_responses = true\n"
+        ))
+        .unwrap()
+        .mcps
+        .unwrap();
+        assert!(mcps.sign_profile_a_responses);
+        // Profile B alone takes a passport id too.
+        assert!(
+            parse(&format!(
+                "{base}profiles = [\"b\"]\nsigning_passport_id = \"{id}\"\n"
+            ))
+            .is_ok()
+        );
+
+        for (config, key, needle) in [
+            (
+                format!("[mcps]\ntrust_store = \"s\"\nsigning_passport_id = \"{id}\"\n"),
+                "mcps.signing_passport_id",
+                "needs `signing_key`",
+            ),
+            (
+                format!("{base}sign_profile_a_responses = true\n"),
+                "mcps.sign_profile_a_responses",
+                "needs `signing_passport_id`",
+            ),
+            (
+                format!("{base}sign_profile_a_responses = false\n"),
+                "mcps.sign_profile_a_responses",
+                "needs `signing_passport_id`",
+            ),
+            (
+                format!("{base}signing_passport_id = \"asp_0123\"\n"),
+                "mcps.signing_passport_id",
+                "32 lowercase hex",
+            ),
+            (
+                format!("{base}signing_passport_id = \"asp_0123456789ABCDEF0123456789ABCDEF\"\n"),
+                "mcps.signing_passport_id",
+                "32 lowercase hex",
+            ),
+            (
+                format!("{base}signing_passport_id = \"gw_0123456789abcdef0123456789abcdef\"\n"),
+                "mcps.signing_passport_id",
+                "`asp_`",
+            ),
+            (
+                format!("{base}profiles = [\"native\"]\nsigning_passport_id = \"{id}\"\n"),
+                "mcps.signing_passport_id",
+                "`a` or `b`",
+            ),
+            (
+                format!(
+                    "{base}profiles = [\"b\"]\nsigning_passport_id = \"{id}\"\n\
+                     sign_profile_a_responses = true\n"
+                ),
+                "mcps.sign_profile_a_responses",
+                "includes `a`",
+            ),
+        ] {
+            let message = error(&config);
+            assert!(message.contains(key), "{config}: {message}");
+            assert!(message.contains(needle), "{config}: {message}");
+        }
+        let message = error(&format!("{base}signing_passport_id = 7\n"));
+        assert!(message.contains("expected a string"), "{message}");
     }
 
     #[test]
