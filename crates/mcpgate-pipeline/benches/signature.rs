@@ -71,6 +71,8 @@ fn bench(c: &mut Criterion) {
         requirements: Vec::new(),
         limits: Limits::default(),
         response_key: None,
+        response_passport_id: None,
+        sign_profile_a_responses: false,
     });
 
     let direct = Pipeline::new(Validate::default(), AuditLog::memory());

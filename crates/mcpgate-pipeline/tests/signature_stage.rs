@@ -1,6 +1,7 @@
 //! The MCPS signature stage on its own: envelopes signed here with the `mcps` crate (profiles
 //! A, B and native), passed through `Stage::on_request` and `Stage::on_response`, and every
-//! refusal checked by its `Denial::Signature` code.
+//! refusal checked by its `Denial::Signature` code; the gateway's signed answers are verified
+//! with the `mcps` crate under the gateway key.
 
 #![expect(clippy::unwrap_used, clippy::panic, reason = "test code")]
 
@@ -29,6 +30,8 @@ const NATIVE: &str = "native-agent";
 /// Profile A signer (P-256), trust level 1.
 const LOW: &str = "asp_lowtrust000000000000000000000000001";
 const ISSUER: &str = "asp_issuer00000000000000000000000000001";
+/// The gateway's own passport id in its profile A and B answers.
+const GATEWAY: &str = "asp_0123456789abcdef0123456789abcdef";
 const UPSTREAM: &str = "demo";
 const WINDOW: Duration = Duration::from_secs(60);
 
@@ -70,6 +73,8 @@ impl Keys {
             requirements: Vec::new(),
             limits: Limits::default(),
             response_key: None,
+            response_passport_id: None,
+            sign_profile_a_responses: false,
         }
     }
 
@@ -605,10 +610,11 @@ async fn responses_to_native_requests_are_signed_with_the_gateway_key() {
         assert_eq!(code(&stage, &wire, "other").await, "unknown_signer");
     }
 
-    // Unsigned and profile A requests get plain responses.
+    // Unsigned, profile A and profile B requests get plain responses: no gateway passport id.
     for wire in [
         call_json(&json!(3), "echo").to_string(),
         sign_a(&call(4, "echo"), AGENT, &keys.agent),
+        sign_b(&call(6, "echo"), AGENT, &keys.agent),
     ] {
         let x = send(&stage, &wire, "s").await.unwrap();
         let id = x.message.id().unwrap().clone();
@@ -627,6 +633,193 @@ async fn responses_to_native_requests_are_signed_with_the_gateway_key() {
     let plain = response.to_json();
     stage.on_response(&x, &mut response).await.unwrap();
     assert_eq!(response.to_json(), plain);
+}
+
+/// A stage whose gateway key signs responses as `GATEWAY`, in profile A too when asked.
+struct Responder {
+    keys: Keys,
+    gateway: SigningKey,
+    stage: Signature,
+}
+
+impl Responder {
+    /// With a P-256 gateway key.
+    fn new(profile_a: bool) -> Self {
+        Self::with_key(
+            SigningKey::generate(Algorithm::EcdsaP256).unwrap(),
+            profile_a,
+        )
+    }
+
+    fn with_key(gateway: SigningKey, profile_a: bool) -> Self {
+        let keys = Keys::new();
+        let stage = Signature::new(SignatureConfig {
+            response_key: Some(gateway.clone()),
+            response_passport_id: Some(GATEWAY.into()),
+            sign_profile_a_responses: profile_a,
+            ..keys.config()
+        });
+        Self {
+            keys,
+            gateway,
+            stage,
+        }
+    }
+
+    /// A profile A `tools/call` with `id` by the agent.
+    fn a(&self, id: u64) -> String {
+        sign_a(&call(id, "echo"), AGENT, &self.keys.agent)
+    }
+
+    /// A profile B `tools/call` with `id` by the agent.
+    fn b(&self, id: u64) -> String {
+        sign_b(&call(id, "echo"), AGENT, &self.keys.agent)
+    }
+
+    /// Accepts `wire` in session `s`.
+    async fn accept(&self, wire: &str) -> Exchange {
+        send(&self.stage, wire, "s").await.unwrap()
+    }
+
+    /// Accepts `wire` and answers it with a result: the wire text sent, or the denial code.
+    async fn answer(&self, wire: &str) -> Result<String, &'static str> {
+        let x = self.accept(wire).await;
+        respond(&self.stage, &x).await
+    }
+
+    fn verify_b(&self, wire: &str) -> Result<profile_b::VerifiedEnvelope, mcps::Error> {
+        profile_b::verify(wire.as_bytes(), &self.gateway.verifying_key(), &now(), None)
+    }
+}
+
+/// Runs the response side for `x` over a result for its id; the wire text sent.
+async fn respond(stage: &Signature, x: &Exchange) -> Result<String, &'static str> {
+    let mut response = Message::result(x.message.id().unwrap(), &answer());
+    match stage.on_response(x, &mut response).await {
+        Ok(()) => Ok(response.to_json()),
+        Err(Stop::Deny(Denial::Signature { code, .. })) => Err(code),
+        Err(other) => panic!("not a signature denial: {other:?}"),
+    }
+}
+
+fn answer() -> serde_json::Value {
+    json!({"content": [{"type": "text", "text": "done"}], "isError": false})
+}
+
+fn now() -> profile_a::VerifyOptions {
+    profile_a::VerifyOptions::at(Timestamp::now())
+}
+
+#[tokio::test]
+async fn responses_to_profile_b_requests_get_a_header_signed_with_the_gateway_key() {
+    let r = Responder::new(false);
+    for id in [json!(1), json!("b-2")] {
+        let request = sign_b(&value(&call_json(&id, "echo")), AGENT, &r.keys.agent);
+        let wire = r.answer(&request).await.unwrap();
+        let verified = r.verify_b(&wire).unwrap();
+        assert_eq!(verified.passport_id(), GATEWAY);
+        let expected = json!({"jsonrpc": "2.0", "id": id, "result": answer()});
+        assert_eq!(
+            parsed(&canonical::profile_b(verified.message()).unwrap()),
+            expected
+        );
+        // A client that does not check signatures reads the same answer beside the header.
+        let mut plain = parsed(&wire);
+        assert_eq!(plain["mcps"]["passport_id"], GATEWAY);
+        plain.as_object_mut().unwrap().remove("mcps");
+        assert_eq!(plain, expected);
+        // Not under another key, and a changed answer no longer verifies.
+        let other = r.keys.agent.verifying_key();
+        let err = profile_b::verify(wire.as_bytes(), &other, &now(), None).unwrap_err();
+        assert_eq!(err.reject_code().as_str(), "bad_signature");
+        let changed = wire.replace("done", "DONE");
+        assert_ne!(changed, wire);
+        let err = r.verify_b(&changed).unwrap_err();
+        assert_eq!(err.reject_code().as_str(), "bad_signature");
+    }
+
+    // Error responses are signed too.
+    let x = r.accept(&r.b(3)).await;
+    let mut response = Message::error(Some(&Id::number(3)), -32602, "unknown tool", None);
+    r.stage.on_response(&x, &mut response).await.unwrap();
+    let verified = r.verify_b(&response.to_json()).unwrap();
+    let message = parsed(&canonical::profile_b(verified.message()).unwrap());
+    assert_eq!(message["error"]["code"], -32602);
+
+    // Without opting in, the answer to a profile A request stays plain; so does the answer to
+    // an unsigned request; native answers are still native envelopes.
+    let plain = |id: u64| Message::result(&Id::number(id), &answer()).to_json();
+    assert_eq!(r.answer(&r.a(4)).await.unwrap(), plain(4));
+    let unsigned = call_json(&json!(5), "echo").to_string();
+    assert_eq!(r.answer(&unsigned).await.unwrap(), plain(5));
+    let wire = r
+        .answer(&sign_native(&call(6, "echo"), &r.keys.native))
+        .await
+        .unwrap();
+    let verified = native::verify(
+        wire.as_bytes(),
+        &r.gateway.verifying_key(),
+        &VerifyOptions::at(Timestamp::now()),
+    )
+    .unwrap();
+    assert_eq!(verified.kid(), native::key_id(&r.gateway.verifying_key()));
+}
+
+#[tokio::test]
+async fn responses_to_profile_a_requests_are_envelopes_when_opted_in() {
+    let r = Responder::new(true);
+    let wire = r.answer(&r.a(1)).await.unwrap();
+    let verified = profile_a::verify(wire.as_bytes(), &r.gateway.verifying_key(), &now()).unwrap();
+    assert_eq!(verified.passport_id(), GATEWAY);
+    assert_eq!(
+        parsed(&canonical::python_dumps(verified.message()).unwrap()),
+        json!({"jsonrpc": "2.0", "id": 1, "result": answer()})
+    );
+    assert_eq!(parsed(&wire)["mcps"], profile_a::VERSION);
+    // The gateway's envelope is not a client's: it does not pass as a request.
+    assert_eq!(code(&r.stage, &wire, "other").await, "unknown_signer");
+    // Profile B answers are signed alongside.
+    let wire = r.answer(&r.b(2)).await.unwrap();
+    assert!(r.verify_b(&wire).is_ok());
+}
+
+#[tokio::test]
+async fn a_signed_response_follows_its_own_request_only() {
+    let r = Responder::new(true);
+    let signed = r.accept(&r.b(1)).await;
+    let plain = Message::result(&Id::number(1), &answer()).to_json();
+    // The same id in another session, and another id in the same session: plain answers.
+    let elsewhere = send(&r.stage, &call_json(&json!(1), "echo").to_string(), "t")
+        .await
+        .unwrap();
+    assert_eq!(respond(&r.stage, &elsewhere).await.unwrap(), plain);
+    let other = call_json(&json!("1"), "echo").to_string();
+    assert_eq!(
+        r.answer(&other).await.unwrap(),
+        Message::result(&Id::string("1"), &answer()).to_json()
+    );
+    // The request's own answer is signed, once.
+    let wire = respond(&r.stage, &signed).await.unwrap();
+    assert!(r.verify_b(&wire).is_ok());
+    assert_eq!(respond(&r.stage, &signed).await.unwrap(), plain);
+}
+
+#[tokio::test]
+async fn a_response_that_cannot_be_signed_is_refused() {
+    // Profiles A and B sign with P-256 only: an Ed25519 gateway key cannot sign their answers.
+    let ed = Responder::with_key(SigningKey::generate(Algorithm::Ed25519).unwrap(), true);
+    assert_eq!(ed.answer(&ed.a(1)).await, Err("signing_failed"));
+    assert_eq!(ed.answer(&ed.b(2)).await, Err("signing_failed"));
+    // A response profile B cannot carry (it has its own `mcps` member) is refused, not sent
+    // unsigned.
+    let r = Responder::new(false);
+    let x = r.accept(&r.b(3)).await;
+    let mut response = Message::result(&Id::number(3), &answer());
+    response.set_member("mcps", &json!({"version": "1.0"}));
+    match r.stage.on_response(&x, &mut response).await {
+        Err(Stop::Deny(Denial::Signature { code, .. })) => assert_eq!(code, "signing_failed"),
+        other => panic!("not refused: {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use mcpgate_pipeline::stages::signature::{
 use mcpgate_store::{
     Freshness, MemoryReplayStore, RedisReplayStore, ReplayStore, SqliteReplayStore, StoreFuture,
 };
-use mcps::keys::{SigningKey, VerifyingKey};
+use mcps::keys::{Algorithm, SigningKey, VerifyingKey};
 use mcps::time::Timestamp;
 
 /// How often expired replay entries are purged.
@@ -140,6 +140,18 @@ pub(crate) async fn signature_stage(config: &Config) -> anyhow::Result<Option<Si
                     "the MCPS signing key `{shown}` is not a PKCS#8 PEM P-256 or Ed25519 private key"
                 )
             })?;
+            if let Some(passport_id) = &mcps.signing_passport_id {
+                if key.algorithm() != Algorithm::EcdsaP256 {
+                    anyhow::bail!(
+                        "the MCPS signing key `{shown}` is an Ed25519 key, but profile A and B responses (`signing_passport_id`) are signed with P-256 only; use a P-256 key or remove `signing_passport_id`"
+                    );
+                }
+                tracing::info!(
+                    passport_id,
+                    profile_a = mcps.sign_profile_a_responses,
+                    "MCPS responses to profile B (and, if set, profile A) requests are signed"
+                );
+            }
             tracing::info!(
                 kid = %mcps::native::key_id(&key.verifying_key()),
                 "MCPS responses to native-signed requests are signed; clients pin this key id"
@@ -169,6 +181,8 @@ pub(crate) async fn signature_stage(config: &Config) -> anyhow::Result<Option<Si
             max_depth: config.server.max_depth,
         },
         response_key,
+        response_passport_id: mcps.signing_passport_id.clone(),
+        sign_profile_a_responses: mcps.sign_profile_a_responses,
     });
     Ok(Some(match authority {
         Some(authority) => stage.with_revocation_authority(authority),

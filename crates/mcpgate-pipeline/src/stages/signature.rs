@@ -30,6 +30,23 @@
 //! [`Requirement`]s on `tools/call`: an unsigned call where a signature is required is refused
 //! with `signature_required`, a signer below the minimum trust level with
 //! `insufficient_trust`. Every refusal is [`Denial::Signature`] with one of these codes.
+//!
+//! # Signed responses
+//!
+//! With a gateway key ([`SignatureConfig::response_key`]), the answer to a signed request is
+//! signed in the request's profile, remembered per session and request id until it comes:
+//!
+//! * **native**: a native envelope whose `prev` is the request's link hash, so the answer
+//!   continues the request's transcript chain;
+//! * **B**, with a gateway passport id ([`SignatureConfig::response_passport_id`]): the answer
+//!   gets an `mcps` header member beside its JSON-RPC members, which a client that does not
+//!   check it ignores;
+//! * **A**, with a passport id and [`SignatureConfig::sign_profile_a_responses`]: the answer is
+//!   wrapped in a profile A envelope, which only a client expecting one can read.
+//!
+//! Profiles A and B need a P-256 key. Answers to unsigned requests, and to profiles that are not
+//! set up for it, go out as they are. A response that cannot be signed is refused
+//! (`signing_failed`) rather than sent unsigned.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -282,6 +299,14 @@ pub struct SignatureConfig {
     /// The gateway's key: when set, the response to a native-signed request is sent as a
     /// native envelope signed with it, whose `prev` is the request's link hash.
     pub response_key: Option<SigningKey>,
+    /// The gateway's passport id, written into its profile A and B response envelopes: when
+    /// set (with a P-256 `response_key`), the response to a profile B request gets a profile B
+    /// `mcps` header signed with the key.
+    pub response_passport_id: Option<String>,
+    /// With `response_passport_id`: also send the response to a profile A request as a
+    /// profile A envelope. Off by default, since a client that does not expect an envelope
+    /// cannot read the answer.
+    pub sign_profile_a_responses: bool,
 }
 
 /// The signature stage.
@@ -289,8 +314,8 @@ pub struct SignatureConfig {
 pub struct Signature {
     config: SignatureConfig,
     chains: Mutex<HashMap<String, (ChainVerifier, Instant)>>,
-    /// Link hashes of native-signed requests awaiting a signed response, by session and id.
-    pending: Mutex<HashMap<(String, String), (String, Instant)>>,
+    /// Signed requests awaiting a signed response, by session and id.
+    pending: Mutex<HashMap<(String, String), (Reply, Instant)>>,
     /// The trust authority asked whether a verified signer is revoked.
     authority: Option<RevocationAuthority>,
 }
@@ -304,6 +329,17 @@ fn deny(code: &'static str, message: impl Into<String>) -> Denial {
 
 fn reject(error: &mcps::Error) -> Denial {
     deny(error.reject_code().as_str(), error.to_string())
+}
+
+/// How the response to a signed request is signed.
+#[derive(Debug)]
+enum Reply {
+    /// As a native envelope following the request's link hash.
+    Native(String),
+    /// As a profile A envelope.
+    A,
+    /// With a profile B header.
+    B,
 }
 
 /// What a verified envelope established.
@@ -361,12 +397,26 @@ impl Signature {
         Ok(())
     }
 
-    /// Remembers the link hash of a native-signed request, to sign its response after it.
-    fn expect_response(&self, x: &Exchange, hash: &str) {
+    /// How the response to the request `v` verified is to be signed, if at all.
+    fn reply_for(&self, v: &Verified) -> Option<Reply> {
+        self.config.response_key.as_ref()?;
+        let passport = self.config.response_passport_id.is_some();
+        match v.profile {
+            Profile::Native => v
+                .chain
+                .as_ref()
+                .map(|(_, hash)| Reply::Native(hash.clone())),
+            Profile::A => (passport && self.config.sign_profile_a_responses).then_some(Reply::A),
+            Profile::B => passport.then_some(Reply::B),
+        }
+    }
+
+    /// Remembers how a signed request's response is to be signed, to sign it when it comes.
+    fn expect_response(&self, x: &Exchange, reply: Reply) {
         let Some(id) = x.message.id() else {
             return;
         };
-        if self.config.response_key.is_none() || x.message.kind() != Kind::Request {
+        if x.message.kind() != Kind::Request {
             return;
         }
         let Ok(mut pending) = self.pending.lock() else {
@@ -382,36 +432,48 @@ impl Signature {
         }
         pending.insert(
             (x.session.clone(), id.as_json().to_owned()),
-            (hash.to_owned(), Instant::now()),
+            (reply, Instant::now()),
         );
     }
 
-    /// Signs `response` as a native envelope following its request, if that request was
-    /// native-signed and a response key is configured.
+    /// Signs `response` in its request's profile, if that request was signed and the gateway
+    /// signs answers in that profile.
     fn sign_response(&self, x: &Exchange, response: &mut Message) -> Result<(), Denial> {
         let (Some(key), Some(id)) = (&self.config.response_key, x.message.id()) else {
             return Ok(());
         };
-        let hash = {
+        let reply = {
             let mut pending = self
                 .pending
                 .lock()
                 .map_err(|_| deny("internal", "signing state unavailable"))?;
             pending.remove(&(x.session.clone(), id.as_json().to_owned()))
         };
-        let Some((hash, _)) = hash else {
+        let Some((reply, _)) = reply else {
             return Ok(());
         };
+        let refused = || deny("signing_failed", "the gateway could not sign its response");
         let failed = |e: &mcps::Error| {
             tracing::error!(error = %e, "cannot sign the response");
-            deny("signing_failed", "the gateway could not sign its response")
+            refused()
         };
         let message =
             canonical::parse(&response.to_json(), &ParseOptions::STRICT).map_err(|e| failed(&e))?;
         let nonce = Nonce::random().map_err(|e| failed(&e))?;
-        let envelope = native::sign(&message, key, Timestamp::now(), &nonce, &Link::Prev(hash))
-            .and_then(|e| e.to_json())
-            .map_err(|e| failed(&e))?;
+        let now = Timestamp::now();
+        let envelope = match (reply, self.config.response_passport_id.as_deref()) {
+            (Reply::Native(hash), _) => native::sign(&message, key, now, &nonce, &Link::Prev(hash))
+                .and_then(|e| e.to_json()),
+            (Reply::A, Some(passport)) => {
+                profile_a::sign(&message, passport, key, now, nonce).and_then(|e| e.to_json())
+            }
+            (Reply::B, Some(passport)) => {
+                profile_b::sign(&message, passport, key, now, nonce, None).and_then(|e| e.to_json())
+            }
+            // Not recorded without a passport id (`reply_for`); never sent unsigned.
+            (Reply::A | Reply::B, None) => return Err(refused()),
+        }
+        .map_err(|e| failed(&e))?;
         response.set_signed_wire(envelope);
         Ok(())
     }
@@ -686,8 +748,8 @@ impl Signature {
             self.advance_chain(&x.session, link, hash)?;
         }
         self.unwrap(x, &v)?;
-        if let Some((_, hash)) = &v.chain {
-            self.expect_response(x, hash);
+        if let Some(reply) = self.reply_for(&v) {
+            self.expect_response(x, reply);
         }
         x.facts.insert("signed".into(), true.into());
         x.facts
