@@ -802,6 +802,14 @@ async fn a_signed_response_follows_its_own_request_only() {
     let wire = respond(&r.stage, &signed).await.unwrap();
     assert!(r.verify_b(&wire).is_ok());
     assert_eq!(respond(&r.stage, &signed).await.unwrap(), plain);
+    // A signed request that got no answer (refused by a later stage) leaves nothing behind for
+    // the next request with its id.
+    let _unanswered = r.accept(&r.a(2)).await;
+    let unsigned = call_json(&json!(2), "echo").to_string();
+    assert_eq!(
+        r.answer(&unsigned).await.unwrap(),
+        Message::result(&Id::number(2), &answer()).to_json()
+    );
 }
 
 #[tokio::test]

@@ -399,7 +399,6 @@ impl Signature {
 
     /// How the response to the request `v` verified is to be signed, if at all.
     fn reply_for(&self, v: &Verified) -> Option<Reply> {
-        self.config.response_key.as_ref()?;
         let passport = self.config.response_passport_id.is_some();
         match v.profile {
             Profile::Native => v
@@ -411,15 +410,22 @@ impl Signature {
         }
     }
 
-    /// Remembers how a signed request's response is to be signed, to sign it when it comes.
-    fn expect_response(&self, x: &Exchange, reply: Reply) {
+    /// Remembers how the response to the request `x` is to be signed, to sign it when it
+    /// comes; `None` (not signed) also forgets what an earlier request with the same id left,
+    /// such as a signed request that was refused after this stage.
+    fn expect_response(&self, x: &Exchange, reply: Option<Reply>) {
+        if self.config.response_key.is_none() || x.message.kind() != Kind::Request {
+            return;
+        }
         let Some(id) = x.message.id() else {
             return;
         };
-        if x.message.kind() != Kind::Request {
-            return;
-        }
         let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        let key = (x.session.clone(), id.as_json().to_owned());
+        let Some(reply) = reply else {
+            pending.remove(&key);
             return;
         };
         if pending.len() >= MAX_CHAINS
@@ -430,10 +436,7 @@ impl Signature {
         {
             pending.remove(&oldest);
         }
-        pending.insert(
-            (x.session.clone(), id.as_json().to_owned()),
-            (reply, Instant::now()),
-        );
+        pending.insert(key, (reply, Instant::now()));
     }
 
     /// Signs `response` in its request's profile, if that request was signed and the gateway
@@ -731,6 +734,7 @@ impl Signature {
 
     async fn check(&self, x: &mut Exchange) -> Result<(), Denial> {
         let Some(v) = self.verify(x)? else {
+            self.expect_response(x, None);
             x.facts.insert("signed".into(), false.into());
             x.facts.insert("trust_level".into(), 0.into());
             return self.enforce(x, None);
@@ -748,9 +752,7 @@ impl Signature {
             self.advance_chain(&x.session, link, hash)?;
         }
         self.unwrap(x, &v)?;
-        if let Some(reply) = self.reply_for(&v) {
-            self.expect_response(x, reply);
-        }
+        self.expect_response(x, self.reply_for(&v));
         x.facts.insert("signed".into(), true.into());
         x.facts
             .insert("trust_level".into(), i64::from(v.signer.trust_level).into());
