@@ -844,3 +844,34 @@ async fn an_envelope_routed_under_another_id_is_refused() {
         assert_eq!(request(&stage, &mut x).await, Err("malformed_envelope"));
     }
 }
+
+/// The envelope's JSON may spell a string id differently from the signed form (Python's
+/// `json.dumps` writes `"\u00e9"` where the signature covers `"é"`): the ids are the same value,
+/// so the message passes, keeps the routed spelling, and a refusal would not have spent the
+/// nonce.
+#[tokio::test]
+async fn ids_are_compared_as_values_not_spellings() {
+    let keys = Keys::new();
+    let stage = keys.stage();
+    let message = value(&call_json(&json!("é/x"), "echo"));
+    let native_wire = sign_native(&value(&call_json(&json!("A"), "echo")), &keys.native)
+        .replace(r#""id":"A""#, r#""id":"\u0041""#);
+    assert!(native_wire.contains(r#""id":"\u0041""#), "{native_wire}");
+    let x = send(&stage, &native_wire, "n").await.unwrap();
+    assert_eq!(x.message.id().unwrap().as_json(), r#""\u0041""#);
+
+    let b_wire = sign_b(&message, AGENT, &keys.agent);
+    let respelt = b_wire.replace(r#""id":"é/x""#, r#""id":"\u00e9\/x""#);
+    assert_ne!(respelt, b_wire, "{b_wire}");
+    let x = send(&stage, &respelt, "b").await.unwrap();
+    assert_eq!(x.message.id().unwrap().as_json(), r#""\u00e9\/x""#);
+    assert_eq!(parsed(&x.message.to_json())["params"]["name"], "echo");
+
+    // A different id is still refused, and refusing it spends nothing: the genuine envelope
+    // with the same nonce passes afterwards.
+    let a_wire = sign_a(&message, AGENT, &keys.agent);
+    let mut x = exchange(&a_wire, "a");
+    x.message.set_id(&Id::number(5));
+    assert_eq!(request(&stage, &mut x).await, Err("malformed_envelope"));
+    send(&stage, &a_wire, "a").await.unwrap();
+}

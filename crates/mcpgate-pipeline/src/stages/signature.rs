@@ -53,6 +53,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use mcpgate_core::jsonrpc::Id;
 use mcpgate_core::jsonrpc::Limits;
 use mcpgate_core::{Denial, Direction, Exchange, Kind, Message};
 use mcpgate_store::{Freshness, ReplayStore, StoreError};
@@ -668,14 +669,16 @@ impl Signature {
         Ok(())
     }
 
-    fn unwrap(&self, x: &mut Exchange, v: &Verified) -> Result<(), Denial> {
+    /// The signed message as plain JSON-RPC, checked against the message the transport routed.
+    /// Nothing is changed yet, so a refusal here spends no nonce and moves no chain.
+    fn unwrapped(&self, x: &Exchange, v: &Verified) -> Result<Message, Denial> {
         let text = match v.profile {
             Profile::A => canonical::python_dumps(&v.message),
             Profile::B => canonical::profile_b(&v.message),
             Profile::Native => canonical::jcs(&v.message),
         }
         .map_err(|e| reject(&e))?;
-        let inner = Message::parse(text.as_bytes(), self.config.limits).map_err(|e| {
+        let mut inner = Message::parse(text.as_bytes(), self.config.limits).map_err(|e| {
             deny(
                 "malformed_message",
                 format!(
@@ -685,18 +688,24 @@ impl Signature {
             )
         })?;
         // The transport routed the message by the method and id it parsed; the signed message
-        // must agree.
+        // must agree. Ids are compared as values: the envelope's serialiser may spell the same
+        // string differently (`"\u00e9"` and `"é"`).
         if inner.kind() != x.message.kind()
             || inner.method() != x.message.method()
-            || inner.id() != x.message.id()
+            || !same_id(inner.id(), x.message.id())
         {
             return Err(deny(
                 "malformed_envelope",
                 "the signed message differs from the envelope's message",
             ));
         }
-        x.replace_message(inner);
-        Ok(())
+        // Keep the routed spelling, which the transport's id bookkeeping uses.
+        if let Some(id) = x.message.id()
+            && inner.id() != Some(id)
+        {
+            inner.set_id(id);
+        }
+        Ok(inner)
     }
 
     fn enforce(&self, x: &Exchange, signer: Option<&Signer>) -> Result<(), Denial> {
@@ -747,18 +756,20 @@ impl Signature {
         }
         self.check_revoked(&v.signer)?;
         self.ask_authority(&v.signer).await?;
+        let inner = self.unwrapped(x, &v)?;
         self.check_replay(&v).await?;
         if let Some((link, hash)) = &v.chain {
             self.advance_chain(&x.session, link, hash)?;
         }
-        self.unwrap(x, &v)?;
-        self.expect_response(x, self.reply_for(&v));
+        x.replace_message(inner);
         x.facts.insert("signed".into(), true.into());
         x.facts
             .insert("trust_level".into(), i64::from(v.signer.trust_level).into());
         x.facts.insert("signer".into(), v.signer.id.clone().into());
         tracing::debug!(signer = %v.signer.id, profile = v.profile.as_str(), "signature verified");
-        self.enforce(x, Some(&v.signer))
+        self.enforce(x, Some(&v.signer))?;
+        self.expect_response(x, self.reply_for(&v));
+        Ok(())
     }
 }
 
@@ -774,6 +785,24 @@ impl Stage for Signature {
 
     async fn on_response(&self, x: &Exchange, response: &mut Message) -> Result<(), Stop> {
         self.sign_response(x, response).map_err(Stop::Deny)
+    }
+}
+
+/// Whether two request ids are the same JSON value, however they are spelt.
+fn same_id(a: Option<&Id>, b: Option<&Id>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            a == b
+                || matches!(
+                    (
+                        serde_json::from_str::<serde_json::Value>(a.as_json()),
+                        serde_json::from_str::<serde_json::Value>(b.as_json()),
+                    ),
+                    (Ok(x), Ok(y)) if x == y
+                )
+        }
+        _ => false,
     }
 }
 
