@@ -17,8 +17,11 @@ pub(crate) struct RawMcps {
     /// `native` (`mcps-native/1`, with a per-session transcript chain).
     #[schemars(extend("default" = ["a", "b", "native"]))]
     pub(crate) profiles: Option<Vec<RawMcpsProfile>>,
-    /// The trust store: a TOML file of trusted signers (`[[signers]]` with `id`, `public_key`
-    /// and `trust_level`), relative to this file's directory. An unknown signer is refused.
+    /// The trust store, relative to this file's directory: a TOML file of trusted signers
+    /// (`[[signers]]` with `id`, `public_key` or `did`, and `trust_level`), passport issuers
+    /// (`[[issuers]]` with `name`, `public_key` or `did`, and the highest `trust_level` they
+    /// grant) and agent passports (`[[passports]]` with `path`), whose trust level is computed
+    /// from their verified issuer chain. An unknown signer is refused.
     #[schemars(required)]
     pub(crate) trust_store: Option<String>,
     /// How far a message timestamp may lie in the past or the future.
