@@ -149,21 +149,56 @@ impl Link {
     }
 }
 
-fn header_object(
-    message: &Value,
-    alg: &str,
-    kid: &str,
-    nonce: &str,
-    prev: &str,
-    ts: &str,
-) -> Object {
+/// The string members of an envelope, everything but `message` and `sig`.
+struct Header<'a> {
+    alg: &'a str,
+    kid: &'a str,
+    nonce: &'a str,
+    prev: &'a str,
+    ts: &'a str,
+}
+
+impl Header<'_> {
+    /// The RFC 8785 form of the envelope object holding these members, the message (given as
+    /// its own RFC 8785 form) and, once signed, `sig`: what [`canonical::jcs`] writes for that
+    /// object, without building it. RFC 8785 orders members by their names' UTF-16 code units;
+    /// the names are fixed ASCII words, so their order is fixed too.
+    fn jcs(&self, message: &str, sig: Option<&str>) -> Result<String, Error> {
+        let string = |text: &str| canonical::jcs(&Value::from(text));
+        let mut out = String::with_capacity(message.len() + 320);
+        out.push('{');
+        let mut member = |name: &str, json: &str| {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(name);
+            out.push_str("\":");
+            out.push_str(json);
+        };
+        member("alg", &string(self.alg)?);
+        member("kid", &string(self.kid)?);
+        member("message", message);
+        member("nonce", &string(self.nonce)?);
+        member("prev", &string(self.prev)?);
+        if let Some(sig) = sig {
+            member("sig", &string(sig)?);
+        }
+        member("ts", &string(self.ts)?);
+        member("v", &string(VERSION)?);
+        out.push('}');
+        Ok(out)
+    }
+}
+
+fn header_object(message: &Value, header: &Header<'_>) -> Object {
     let mut object = Object::new();
-    object.insert("alg", Value::from(alg));
-    object.insert("kid", Value::from(kid));
+    object.insert("alg", Value::from(header.alg));
+    object.insert("kid", Value::from(header.kid));
     object.insert("message", message.clone());
-    object.insert("nonce", Value::from(nonce));
-    object.insert("prev", Value::from(prev));
-    object.insert("ts", Value::from(ts));
+    object.insert("nonce", Value::from(header.nonce));
+    object.insert("prev", Value::from(header.prev));
+    object.insert("ts", Value::from(header.ts));
     object.insert("v", Value::from(VERSION));
     object
 }
@@ -182,8 +217,14 @@ pub fn signing_input(
     prev: &str,
     ts: &str,
 ) -> Result<Vec<u8>, Error> {
-    let object = header_object(message, alg, kid, nonce, prev, ts);
-    Ok(canonical::jcs(&Value::Object(object))?.into_bytes())
+    let header = Header {
+        alg,
+        kid,
+        nonce,
+        prev,
+        ts,
+    };
+    Ok(header.jcs(&canonical::jcs(message)?, None)?.into_bytes())
 }
 
 fn link_hash_of(data: &[u8]) -> String {
@@ -204,6 +245,8 @@ fn check_message(message: &Value) -> Result<(), Error> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignedEnvelope {
     object: Object,
+    /// The wire text, written when the envelope was signed.
+    wire: String,
     link_hash: String,
 }
 
@@ -214,13 +257,13 @@ impl SignedEnvelope {
         Value::Object(self.object.clone())
     }
 
-    /// The envelope as wire text (RFC 8785 form).
+    /// The envelope as wire text (RFC 8785 form), written when it was signed.
     ///
     /// # Errors
     ///
-    /// [`Error::TooDeep`] for a message nested too deeply.
+    /// None: the `Result` is kept for compatibility with the other profiles' envelopes.
     pub fn to_json(&self) -> Result<String, Error> {
-        canonical::jcs(&self.to_value())
+        Ok(self.wire.clone())
     }
 
     /// The link hash the next envelope of the chain must carry as `prev`.
@@ -249,15 +292,25 @@ pub fn sign(
     check_message(message)?;
     // The envelope object holds the message one level down.
     crate::envelope::check_depth(message, 1)?;
-    let alg = alg_name(key.algorithm());
     let ts = timestamp.to_rfc3339_micros()?;
     let prev = link.to_wire();
-    let mut object = header_object(message, alg, key.thumbprint(), nonce.as_str(), &prev, &ts);
-    let data = canonical::jcs(&Value::Object(object.clone()))?.into_bytes();
-    let signature = key.sign(&data, SignatureFormat::P1363)?;
-    object.insert("sig", Value::from(URL_SAFE_NO_PAD.encode(signature)));
+    let header = Header {
+        alg: alg_name(key.algorithm()),
+        kid: key.thumbprint(),
+        nonce: nonce.as_str(),
+        prev: &prev,
+        ts: &ts,
+    };
+    // The message is canonicalised once, for the signing input and the wire text both.
+    let message_text = canonical::jcs(message)?;
+    let data = header.jcs(&message_text, None)?.into_bytes();
+    let sig = URL_SAFE_NO_PAD.encode(key.sign(&data, SignatureFormat::P1363)?);
+    let wire = header.jcs(&message_text, Some(&sig))?;
+    let mut object = header_object(message, &header);
+    object.insert("sig", Value::from(sig));
     Ok(SignedEnvelope {
         object,
+        wire,
         link_hash: link_hash_of(&data),
     })
 }
@@ -518,6 +571,55 @@ mod tests {
             assert_eq!(verified.link_hash(), envelope.link_hash());
             assert_eq!(verified.kid(), key_id(&key.verifying_key()));
             assert_eq!(verified.timestamp(), NOW);
+        }
+    }
+
+    /// `sign` and `signing_input` write the envelope's text directly: it must be exactly what
+    /// RFC 8785 gives for the envelope object, whatever its strings and message hold.
+    #[test]
+    fn envelope_texts_are_the_rfc8785_form_of_the_envelope_object() {
+        let odd = canonical::parse(
+            r#"{"\u00e9": "\u0000\"\\/ \ud83d\ude00", "a": [1.5, 1e21, -0.0, {"\ue000": null, "z": true}], "b": 9007199254740993, "\ud83d\ude00": {}}"#,
+            &ParseOptions::STRICT,
+        )
+        .unwrap();
+        for alg in ALGS {
+            let key = SigningKey::generate(alg).unwrap();
+            for message in [message(1), odd.clone()] {
+                let link = Link::start("c").unwrap();
+                let envelope = sign(&message, &key, NOW, &nonce(), &link).unwrap();
+                let value = envelope.to_value();
+                assert_eq!(envelope.to_json().unwrap(), canonical::jcs(&value).unwrap());
+                let Value::Object(mut unsigned) = value else {
+                    unreachable!()
+                };
+                unsigned.remove("sig");
+                let data = canonical::jcs(&Value::Object(unsigned)).unwrap();
+                assert_eq!(envelope.link_hash(), link_hash_of(data.as_bytes()));
+            }
+        }
+        for text in ["", "\"\\", "\u{e9}\u{1}\u{7f}\u{2028}", "\u{1f600}\u{e000}"] {
+            let header = Header {
+                alg: text,
+                kid: text,
+                nonce: text,
+                prev: text,
+                ts: text,
+            };
+            let mut object = header_object(&odd, &header);
+            assert_eq!(
+                signing_input(&odd, text, text, text, text, text).unwrap(),
+                canonical::jcs(&Value::Object(object.clone()))
+                    .unwrap()
+                    .into_bytes()
+            );
+            object.insert("sig", Value::from(text));
+            assert_eq!(
+                header
+                    .jcs(&canonical::jcs(&odd).unwrap(), Some(text))
+                    .unwrap(),
+                canonical::jcs(&Value::Object(object)).unwrap()
+            );
         }
     }
 
