@@ -1,6 +1,6 @@
 //! MCPS helpers for gateway tests: a trust store on disk, signed `tools/call` messages for the
-//! bundled demo server, a gateway with an open legacy session, and the MCPS verdict of an
-//! answer.
+//! bundled demo server (profile A, profile B, native), a gateway with an open legacy session,
+//! and the MCPS verdict of an answer.
 //!
 //! ```text
 //! let dir = tempfile::tempdir()?;
@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use mcps::canonical::{self, ParseOptions, Value};
 use mcps::keys::SigningKey;
+use mcps::native::{self, Link};
 use mcps::profile_a::{self, Nonce};
+use mcps::profile_b;
 use mcps::time::Timestamp;
 
 use crate::{Answer, GatewayProcess, Http, demo_upstream_toml, toml_str};
@@ -74,6 +76,36 @@ pub fn sign_a(message: &Value, id: &str, key: &SigningKey) -> String {
     sign_a_at(message, id, key, Timestamp::now())
 }
 
+/// `message` as a profile B envelope by passport `id`, timestamped now, without a channel
+/// binding.
+pub fn sign_b(message: &Value, id: &str, key: &SigningKey) -> String {
+    profile_b::sign(
+        message,
+        id,
+        key,
+        Timestamp::now(),
+        Nonce::random().unwrap(),
+        None,
+    )
+    .unwrap()
+    .to_json()
+    .unwrap()
+}
+
+/// `message` as the first native envelope of a fresh transcript chain, timestamped now.
+pub fn sign_native(message: &Value, key: &SigningKey) -> String {
+    native::sign(
+        message,
+        key,
+        Timestamp::now(),
+        &Nonce::random().unwrap(),
+        &Link::random_start().unwrap(),
+    )
+    .unwrap()
+    .to_json()
+    .unwrap()
+}
+
 /// The MCPS code of a refusal (`replay`, `bad_signature`, …), or `None` for a successful tool
 /// result; any other answer fails the test.
 pub fn verdict(answer: &Answer) -> Option<String> {
@@ -104,9 +136,7 @@ impl McpsGateway {
     /// Starts `bin` in `dir` with the demo upstream followed by `config` (typically the
     /// `[mcps]` section, with files it names already in `dir`), and opens a session.
     pub async fn start(bin: &Path, dir: tempfile::TempDir, config: &str) -> Self {
-        let notes = dir.path().join("notes");
-        std::fs::create_dir_all(&notes).unwrap();
-        let config = format!("{}{config}", demo_upstream_toml("demo", &notes, ""));
+        let (config, notes) = Self::config(dir.path(), config);
         let gw = GatewayProcess::start_in(bin, &config, dir).await.unwrap();
         let http = Http::new(&gw.url());
         let sid = http.initialize(SESSION_VERSION).await;
@@ -116,6 +146,17 @@ impl McpsGateway {
             sid,
             notes,
         }
+    }
+
+    /// Starts `bin` as [`McpsGateway::start`] does, with a `config` the gateway must refuse:
+    /// the error it stopped with (naming its exit and its stderr). A gateway that starts fails
+    /// the test.
+    pub async fn start_error(bin: &Path, dir: tempfile::TempDir, config: &str) -> String {
+        let (config, _) = Self::config(dir.path(), config);
+        GatewayProcess::start_in(bin, &config, dir)
+            .await
+            .expect_err("the gateway started with a configuration it must refuse")
+            .to_string()
     }
 
     /// Posts `wire` in the session.
@@ -128,5 +169,16 @@ impl McpsGateway {
     /// The content of the demo server's note at `path`, if it was written.
     pub fn note(&self, path: &str) -> Option<String> {
         std::fs::read_to_string(self.notes.join(path)).ok()
+    }
+
+    /// The whole configuration in `dir`: the demo upstream followed by `config`; and the demo
+    /// server's notes directory, created.
+    fn config(dir: &Path, config: &str) -> (String, PathBuf) {
+        let notes = dir.join("notes");
+        std::fs::create_dir_all(&notes).unwrap();
+        (
+            format!("{}{config}", demo_upstream_toml("demo", &notes, "")),
+            notes,
+        )
     }
 }
