@@ -7,24 +7,27 @@
 
 #![expect(clippy::unwrap_used, reason = "test code")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use mcpgate_test::{GatewayProcess, Http, demo_upstream_toml, free_port, toml_str};
-use mcps::canonical::{self, ParseOptions, Value};
+use mcpgate_test::mcps::{
+    McpsGateway, SESSION_VERSION, sign_a, sign_a_at, sign_b, sign_native, tool_call, verdict,
+    write_note, write_trust_store,
+};
+use mcpgate_test::{free_port, toml_str};
 use mcps::keys::{Algorithm, SigningKey};
 use mcps::native::{ChainSigner, Link};
 use mcps::profile_a::Nonce;
 use mcps::time::Timestamp;
-use mcps::{profile_a, profile_b};
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcpgate");
-const VERSION: &str = "2025-06-18";
 const AGENT: &str = "asp_agent0000000000000000000000000001";
 const LOW: &str = "asp_lowtrust000000000000000000000000001";
 const REVOKED: &str = "asp_revoked0000000000000000000000000001";
 const NATIVE: &str = "native-agent";
+/// The `replay` setting of a gateway that keeps its nonces in memory.
+const MEMORY: &str = "replay = \"memory\"\n";
 
 /// The signers of a test: keys on disk, a trust store and a revocation list next to them.
 struct Keys {
@@ -47,24 +50,17 @@ fn keys() -> Keys {
 }
 
 /// Writes the trust store, the keys and the revocation list into `dir`; returns the `[mcps]`
-/// section (without `replay` settings, which `replay` adds).
+/// section with the `replay` settings.
 fn mcps_section(dir: &Path, keys: &Keys, replay: &str) -> String {
-    let mut store = String::new();
-    for (id, key, level) in [
-        (AGENT, &keys.agent, 2),
-        (LOW, &keys.low, 1),
-        (REVOKED, &keys.revoked, 3),
-        (NATIVE, &keys.native, 2),
-    ] {
-        let file = format!("{id}.pub.pem");
-        std::fs::write(dir.join(&file), key.verifying_key().to_spki_pem().unwrap()).unwrap();
-        store.push_str(&format!(
-            "[[signers]]\nid = {}\npublic_key = {}\ntrust_level = {level}\n\n",
-            toml_str(id),
-            toml_str(&file)
-        ));
-    }
-    std::fs::write(dir.join("signers.toml"), store).unwrap();
+    write_trust_store(
+        dir,
+        &[
+            (AGENT, &keys.agent, 2),
+            (LOW, &keys.low, 1),
+            (REVOKED, &keys.revoked, 3),
+            (NATIVE, &keys.native, 2),
+        ],
+    );
     std::fs::write(
         dir.join("revoked.txt"),
         format!("# revoked passports\n{REVOKED}\n"),
@@ -77,92 +73,17 @@ fn mcps_section(dir: &Path, keys: &Keys, replay: &str) -> String {
     )
 }
 
-struct Gw {
-    gw: GatewayProcess,
-    http: Http,
-    sid: String,
-    notes: PathBuf,
-}
-
-async fn start(keys: &Keys, replay: &str, extra: &str) -> Gw {
+/// A gateway requiring signed `write_note` calls, with the `replay` settings.
+async fn start(keys: &Keys, replay: &str) -> McpsGateway {
     let dir = tempfile::tempdir().unwrap();
-    let notes = dir.path().join("notes");
-    std::fs::create_dir_all(&notes).unwrap();
-    let config = format!(
-        "{}{}{extra}",
-        demo_upstream_toml("demo", &notes, ""),
-        mcps_section(dir.path(), keys, replay)
-    );
-    let gw = GatewayProcess::start_in(Path::new(BIN), &config, dir)
-        .await
-        .unwrap();
-    let http = Http::new(&gw.url());
-    let sid = http.initialize(VERSION).await;
-    Gw {
-        gw,
-        http,
-        sid,
-        notes,
-    }
-}
-
-impl Gw {
-    async fn send(&self, wire: &str) -> mcpgate_test::Answer {
-        self.http
-            .post_raw(wire.to_owned(), &[("mcp-session-id", &self.sid)])
-            .await
-    }
-
-    fn note(&self, path: &str) -> Option<String> {
-        std::fs::read_to_string(self.notes.join(path)).ok()
-    }
-}
-
-fn call(id: u64, tool: &str, arguments: &serde_json::Value) -> Value {
-    let text = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                      "params": {"name": tool, "arguments": arguments}})
-    .to_string();
-    canonical::parse(&text, &ParseOptions::STRICT).unwrap()
-}
-
-fn write(id: u64, path: &str) -> Value {
-    call(
-        id,
-        "write_note",
-        &json!({"path": path, "content": format!("note {id}")}),
-    )
-}
-
-fn sign_a_at(message: &Value, id: &str, key: &SigningKey, at: Timestamp) -> String {
-    profile_a::sign(message, id, key, at, Nonce::random().unwrap())
-        .unwrap()
-        .to_json()
-        .unwrap()
-}
-
-fn sign_a(message: &Value, id: &str, key: &SigningKey) -> String {
-    sign_a_at(message, id, key, Timestamp::now())
-}
-
-/// The MCPS reason of a refusal, or `None` for a successful tool result.
-fn verdict(answer: &mcpgate_test::Answer) -> Option<String> {
-    let body = answer.json();
-    if body.get("result").is_some() {
-        assert_eq!(body["result"]["isError"], false, "{body}");
-        return None;
-    }
-    assert_eq!(body["error"]["code"], -31020, "{body}");
-    Some(body["error"]["data"]["mcps"].as_str().unwrap().to_owned())
-}
-
-fn memory() -> &'static str {
-    "replay = \"memory\"\n"
+    let section = mcps_section(dir.path(), keys, replay);
+    McpsGateway::start(Path::new(BIN), dir, &section).await
 }
 
 #[tokio::test]
 async fn requirements_signatures_tampering_replay_revocation_and_window() {
     let keys = keys();
-    let g = start(&keys, memory(), "").await;
+    let g = start(&keys, MEMORY).await;
 
     // Unsigned call of a tool that requires a signature: refused, not forwarded.
     let unsigned = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -185,7 +106,7 @@ async fn requirements_signatures_tampering_replay_revocation_and_window() {
     assert_eq!(verdict(&echo), None, "{}", echo.body);
 
     // A correctly signed call (profile A) is forwarded unwrapped and answered, id intact.
-    let wire = sign_a(&write(3, "a.txt"), AGENT, &keys.agent);
+    let wire = sign_a(&write_note(3, "a.txt"), AGENT, &keys.agent);
     let answer = g.send(&wire).await;
     assert_eq!(verdict(&answer), None, "{}", answer.body);
     assert_eq!(answer.json()["id"], 3);
@@ -195,23 +116,13 @@ async fn requirements_signatures_tampering_replay_revocation_and_window() {
     assert_eq!(verdict(&g.send(&wire).await).as_deref(), Some("replay"));
 
     // Profile B works too.
-    let b = profile_b::sign(
-        &write(4, "b.txt"),
-        AGENT,
-        &keys.agent,
-        Timestamp::now(),
-        Nonce::random().unwrap(),
-        None,
-    )
-    .unwrap()
-    .to_json()
-    .unwrap();
+    let b = sign_b(&write_note(4, "b.txt"), AGENT, &keys.agent);
     let answer = g.send(&b).await;
     assert_eq!(verdict(&answer), None, "{}", answer.body);
     assert_eq!(g.note("b.txt").as_deref(), Some("note 4"));
 
     // Tampering with the signed message: refused, nothing written.
-    let wire = sign_a(&write(5, "t.txt"), AGENT, &keys.agent);
+    let wire = sign_a(&write_note(5, "t.txt"), AGENT, &keys.agent);
     let tampered = wire.replace("note 5", "evil 5");
     assert_ne!(tampered, wire);
     assert_eq!(
@@ -220,35 +131,39 @@ async fn requirements_signatures_tampering_replay_revocation_and_window() {
     );
     assert!(g.note("t.txt").is_none());
     // Claiming another signer's passport id with one's own key.
-    let forged = sign_a(&write(6, "f.txt"), AGENT, &keys.stranger);
+    let forged = sign_a(&write_note(6, "f.txt"), AGENT, &keys.stranger);
     assert_eq!(
         verdict(&g.send(&forged).await).as_deref(),
         Some("bad_signature")
     );
     // A signer not in the trust store.
-    let stranger = sign_a(&write(7, "s.txt"), "asp_stranger", &keys.stranger);
+    let stranger = sign_a(&write_note(7, "s.txt"), "asp_stranger", &keys.stranger);
     assert_eq!(
         verdict(&g.send(&stranger).await).as_deref(),
         Some("unknown_signer")
     );
     // A signer below the required trust level.
-    let low = sign_a(&write(8, "l.txt"), LOW, &keys.low);
+    let low = sign_a(&write_note(8, "l.txt"), LOW, &keys.low);
     assert_eq!(
         verdict(&g.send(&low).await).as_deref(),
         Some("insufficient_trust")
     );
     // ... who may still call tools without requirements.
-    let low_echo = sign_a(&call(9, "echo", &json!({"message": "x"})), LOW, &keys.low);
+    let low_echo = sign_a(
+        &tool_call(9, "echo", &json!({"message": "x"})),
+        LOW,
+        &keys.low,
+    );
     assert_eq!(verdict(&g.send(&low_echo).await), None);
     // A revoked passport, whatever its trust level.
-    let revoked = sign_a(&write(10, "r.txt"), REVOKED, &keys.revoked);
+    let revoked = sign_a(&write_note(10, "r.txt"), REVOKED, &keys.revoked);
     assert_eq!(verdict(&g.send(&revoked).await).as_deref(), Some("revoked"));
     // Timestamps outside the 60 s window, in the past and in the future.
     let old = Timestamp::now().saturating_sub(Duration::from_secs(120));
-    let stale = sign_a_at(&write(11, "o.txt"), AGENT, &keys.agent, old);
+    let stale = sign_a_at(&write_note(11, "o.txt"), AGENT, &keys.agent, old);
     assert_eq!(verdict(&g.send(&stale).await).as_deref(), Some("expired"));
     let ahead = Timestamp::now().saturating_add(Duration::from_secs(120));
-    let future = sign_a_at(&write(12, "o.txt"), AGENT, &keys.agent, ahead);
+    let future = sign_a_at(&write_note(12, "o.txt"), AGENT, &keys.agent, ahead);
     assert_eq!(
         verdict(&g.send(&future).await).as_deref(),
         Some("future_timestamp")
@@ -260,7 +175,7 @@ async fn requirements_signatures_tampering_replay_revocation_and_window() {
     std::fs::write(&list, format!("{REVOKED}\n{AGENT}  # compromised\n")).unwrap();
     let mut refused = false;
     for id in 100..150 {
-        let wire = sign_a(&write(id, "late.txt"), AGENT, &keys.agent);
+        let wire = sign_a(&write_note(id, "late.txt"), AGENT, &keys.agent);
         match verdict(&g.send(&wire).await).as_deref() {
             Some("revoked") => {
                 refused = true;
@@ -282,13 +197,13 @@ async fn requirements_signatures_tampering_replay_revocation_and_window() {
 #[tokio::test]
 async fn native_transcript_chain_is_enforced_per_session() {
     let keys = keys();
-    let g = start(&keys, memory(), "").await;
+    let g = start(&keys, MEMORY).await;
     let mut signer = ChainSigner::new(Link::random_start().unwrap());
     let wires: Vec<String> = (0..4)
         .map(|i| {
             signer
                 .sign(
-                    &write(20 + i, &format!("n{i}.txt")),
+                    &write_note(20 + i, &format!("n{i}.txt")),
                     &keys.native,
                     Timestamp::now(),
                     &Nonce::random().unwrap(),
@@ -313,34 +228,16 @@ async fn native_transcript_chain_is_enforced_per_session() {
         Some("transcript_mismatch")
     );
     // A second chain start in the same session (a splice) is refused.
-    let restart = ChainSigner::new(Link::random_start().unwrap())
-        .sign(
-            &write(30, "x.txt"),
-            &keys.native,
-            Timestamp::now(),
-            &Nonce::random().unwrap(),
-        )
-        .unwrap()
-        .to_json()
-        .unwrap();
+    let restart = sign_native(&write_note(30, "x.txt"), &keys.native);
     assert_eq!(
         verdict(&g.send(&restart).await).as_deref(),
         Some("transcript_mismatch")
     );
     // Its nonce is burnt even so; a fresh chain start is accepted in a new session.
-    let sid = g.http.initialize(VERSION).await;
+    let sid = g.http.initialize(SESSION_VERSION).await;
     let answer = g.http.post_raw(restart, &[("mcp-session-id", &sid)]).await;
     assert_eq!(verdict(&answer).as_deref(), Some("replay"));
-    let fresh = ChainSigner::new(Link::random_start().unwrap())
-        .sign(
-            &write(31, "y.txt"),
-            &keys.native,
-            Timestamp::now(),
-            &Nonce::random().unwrap(),
-        )
-        .unwrap()
-        .to_json()
-        .unwrap();
+    let fresh = sign_native(&write_note(31, "y.txt"), &keys.native);
     let answer = g.http.post_raw(fresh, &[("mcp-session-id", &sid)]).await;
     assert_eq!(verdict(&answer), None, "{}", answer.body);
     assert_eq!(g.note("y.txt").as_deref(), Some("note 31"));
@@ -354,9 +251,9 @@ async fn a_replay_against_a_second_gateway_sharing_redis_is_refused() {
         "replay = \"redis\"\nreplay_url = \"redis://127.0.0.1:6379\"\nreplay_prefix = {}\n",
         toml_str(&prefix)
     );
-    let first = start(&keys, &replay, "").await;
-    let second = start(&keys, &replay, "").await;
-    let wire = sign_a(&write(40, "shared.txt"), AGENT, &keys.agent);
+    let first = start(&keys, &replay).await;
+    let second = start(&keys, &replay).await;
+    let wire = sign_a(&write_note(40, "shared.txt"), AGENT, &keys.agent);
     assert_eq!(verdict(&first.send(&wire).await), None);
     assert_eq!(first.note("shared.txt").as_deref(), Some("note 40"));
     assert_eq!(
@@ -365,7 +262,7 @@ async fn a_replay_against_a_second_gateway_sharing_redis_is_refused() {
     );
     assert!(second.note("shared.txt").is_none());
     // A fresh envelope is accepted by the second gateway.
-    let fresh = sign_a(&write(41, "shared.txt"), AGENT, &keys.agent);
+    let fresh = sign_a(&write_note(41, "shared.txt"), AGENT, &keys.agent);
     assert_eq!(verdict(&second.send(&fresh).await), None);
 }
 
@@ -376,8 +273,8 @@ async fn signed_calls_are_refused_while_redis_is_down() {
         "replay = \"redis\"\nreplay_url = \"redis://127.0.0.1:{}\"\n",
         free_port()
     );
-    let g = start(&keys, &replay, "").await;
-    let wire = sign_a(&write(50, "down.txt"), AGENT, &keys.agent);
+    let g = start(&keys, &replay).await;
+    let wire = sign_a(&write_note(50, "down.txt"), AGENT, &keys.agent);
     let answer = g.send(&wire).await;
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert_eq!(verdict(&answer).as_deref(), Some("replay_unavailable"));
@@ -409,49 +306,34 @@ when { context.extra has signed && context.extra.signed
     // The signature requirement covers another tool, so `write_note` is left to the policy.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("policy.cedar"), policy).unwrap();
-    let notes = dir.path().join("notes");
-    std::fs::create_dir_all(&notes).unwrap();
-    let section =
-        mcps_section(dir.path(), &keys, memory()).replace("[\"write_note\"]", "[\"add\"]");
-    let config = format!(
-        "{}{section}[authorization]\npolicies = [\"policy.cedar\"]\n",
-        demo_upstream_toml("demo", &notes, ""),
-    );
-    let gw = GatewayProcess::start_in(Path::new(BIN), &config, dir)
-        .await
-        .unwrap();
-    let http = Http::new(&gw.url());
-    let sid = http.initialize(VERSION).await;
-    let unsigned = http
+    let section = mcps_section(dir.path(), &keys, MEMORY).replace("[\"write_note\"]", "[\"add\"]");
+    let config = format!("{section}[authorization]\npolicies = [\"policy.cedar\"]\n");
+    let g = McpsGateway::start(Path::new(BIN), dir, &config).await;
+    let unsigned = g
+        .http
         .legacy(
-            &sid,
+            &g.sid,
             60,
             "tools/call",
             json!({"name": "write_note", "arguments": {"path": "p.txt", "content": "x"}}),
         )
         .await;
     assert_eq!(unsigned.code(), Some(-31012), "{}", unsigned.body);
-    assert!(!notes.join("p.txt").exists());
-    let wire = sign_a(&write(61, "p.txt"), AGENT, &keys.agent);
-    let signed = http.post_raw(wire, &[("mcp-session-id", &sid)]).await;
+    assert!(g.note("p.txt").is_none());
+    let signed = g
+        .send(&sign_a(&write_note(61, "p.txt"), AGENT, &keys.agent))
+        .await;
     assert_eq!(verdict(&signed), None, "{}", signed.body);
-    assert!(notes.join("p.txt").exists());
+    assert_eq!(g.note("p.txt").as_deref(), Some("note 61"));
 }
 
 #[tokio::test]
 async fn without_an_mcps_section_envelopes_are_refused() {
     let keys = keys();
-    let dir = tempfile::tempdir().unwrap();
-    let notes = dir.path().join("notes");
-    std::fs::create_dir_all(&notes).unwrap();
-    let config = demo_upstream_toml("demo", &notes, "");
-    let gw = GatewayProcess::start_in(Path::new(BIN), &config, dir)
-        .await
-        .unwrap();
-    let http = Http::new(&gw.url());
-    let sid = http.initialize(VERSION).await;
-    let wire = sign_a(&write(70, "n.txt"), AGENT, &keys.agent);
-    let answer = http.post_raw(wire, &[("mcp-session-id", &sid)]).await;
+    let g = McpsGateway::start(Path::new(BIN), tempfile::tempdir().unwrap(), "").await;
+    let answer = g
+        .send(&sign_a(&write_note(70, "n.txt"), AGENT, &keys.agent))
+        .await;
     assert_eq!(verdict(&answer).as_deref(), Some("signatures_not_enabled"));
-    assert!(!notes.join("n.txt").exists());
+    assert!(g.note("n.txt").is_none());
 }
