@@ -9,12 +9,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mcpgate_test::mcps::{McpsGateway, sign_a, tool_call, verdict, write_note, write_trust_store};
-use mcpgate_test::{Answer, GatewayProcess, demo_upstream_toml};
+use mcpgate_test::Answer;
+use mcpgate_test::mcps::{
+    McpsGateway, sign_a, sign_b, sign_native, tool_call, verdict, write_note, write_trust_store,
+};
 use mcps::canonical::{self, Value};
 use mcps::keys::{Algorithm, SigningKey, VerifyingKey};
-use mcps::native::{self, ChainSigner, Link};
-use mcps::profile_a::{self, Nonce, VerifyOptions};
+use mcps::native;
+use mcps::profile_a::{self, VerifyOptions};
 use mcps::profile_b;
 use mcps::time::Timestamp;
 use serde_json::json;
@@ -72,33 +74,6 @@ impl Keys {
         );
         McpsGateway::start(Path::new(BIN), dir, &section).await
     }
-
-    fn sign_b(&self, message: &Value) -> String {
-        profile_b::sign(
-            message,
-            AGENT,
-            &self.agent,
-            Timestamp::now(),
-            Nonce::random().unwrap(),
-            None,
-        )
-        .unwrap()
-        .to_json()
-        .unwrap()
-    }
-
-    fn sign_native(&self, message: &Value) -> String {
-        ChainSigner::new(Link::random_start().unwrap())
-            .sign(
-                message,
-                &self.native,
-                Timestamp::now(),
-                &Nonce::random().unwrap(),
-            )
-            .unwrap()
-            .to_json()
-            .unwrap()
-    }
 }
 
 fn options() -> VerifyOptions {
@@ -137,7 +112,7 @@ async fn answers_to_profile_b_requests_carry_a_header_signed_by_the_gateway() {
     let pinned = keys.pinned();
 
     for (id, message) in [(1, write_note(1, "b.txt")), (2, echo(2))] {
-        let answer = g.send(&keys.sign_b(&message)).await;
+        let answer = g.send(&sign_b(&message, AGENT, &keys.agent)).await;
         let wire = body(&answer);
         let verified = profile_b::verify(wire.as_bytes(), &pinned, &options(), None).unwrap();
         assert_eq!(verified.passport_id(), GATEWAY);
@@ -173,7 +148,7 @@ async fn answers_to_profile_b_requests_carry_a_header_signed_by_the_gateway() {
     assert_eq!(verdict(&answer), None);
 
     // Native answers are still native envelopes under the same key.
-    let answer = g.send(&keys.sign_native(&echo(5))).await;
+    let answer = g.send(&sign_native(&echo(5), &keys.native)).await;
     let verified = native::verify(body(&answer).as_bytes(), &pinned, &options()).unwrap();
     assert_eq!(verified.kid(), native::key_id(&pinned));
     assert_eq!(plain(verified.message())["id"], 5);
@@ -201,7 +176,7 @@ async fn answers_to_profile_a_requests_are_envelopes_when_opted_in() {
     assert!(profile_a::verify(altered.as_bytes(), &pinned, &options()).is_err());
 
     // Profile B answers are signed alongside; unsigned requests still get plain answers.
-    let answer = g.send(&keys.sign_b(&echo(2))).await;
+    let answer = g.send(&sign_b(&echo(2), AGENT, &keys.agent)).await;
     assert!(profile_b::verify(body(&answer).as_bytes(), &pinned, &options(), None).is_ok());
     let unsigned = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                           "params": {"name": "echo", "arguments": {"message": "hi"}}});
@@ -216,7 +191,10 @@ async fn without_a_passport_id_profile_a_and_b_answers_are_plain() {
     let dir = tempfile::tempdir().unwrap();
     let section = keys.write(dir.path(), "");
     let g = McpsGateway::start(Path::new(BIN), dir, &section).await;
-    for wire in [keys.sign_b(&echo(1)), sign_a(&echo(2), AGENT, &keys.agent)] {
+    for wire in [
+        sign_b(&echo(1), AGENT, &keys.agent),
+        sign_a(&echo(2), AGENT, &keys.agent),
+    ] {
         let answer = g.send(&wire).await;
         assert!(answer.json().get("mcps").is_none(), "{}", answer.body);
         assert_eq!(verdict(&answer), None);
@@ -246,17 +224,8 @@ async fn a_gateway_refuses_to_start_when_it_cannot_sign_profile_a_and_b_answers(
     for (algorithm, extra, needle) in cases {
         let keys = Keys::new(algorithm);
         let dir = tempfile::tempdir().unwrap();
-        let notes = dir.path().join("notes");
-        std::fs::create_dir_all(&notes).unwrap();
-        let config = format!(
-            "{}{}",
-            demo_upstream_toml("demo", &notes, ""),
-            keys.write(dir.path(), &extra)
-        );
-        let error = GatewayProcess::start_in(Path::new(BIN), &config, dir)
-            .await
-            .expect_err("the gateway started with response signing it cannot do")
-            .to_string();
+        let section = keys.write(dir.path(), &extra);
+        let error = McpsGateway::start_error(Path::new(BIN), dir, &section).await;
         assert!(
             error.contains("exited early") && error.contains(needle),
             "{extra}: {error}"
