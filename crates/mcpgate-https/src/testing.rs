@@ -5,6 +5,7 @@
 //! extra CA setting. Each path answers with the [`Reply`] set by [`TestServer::route`]; any
 //! other path gets 404. Every request's path is recorded, so a test can prove that nothing
 //! was fetched. [`TestServer::start_plain`] serves the same routes over plain HTTP.
+//! [`TestServer::stop`] takes the server down, for clients that must cope with its absence.
 
 use std::collections::HashMap;
 use std::io;
@@ -211,6 +212,12 @@ impl TestServer {
     /// The paths requested so far, in order.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.requests).clone()
+    }
+
+    /// Stops listening: when this returns, connections to the port are refused.
+    pub async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
     }
 }
 

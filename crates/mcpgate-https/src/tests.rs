@@ -115,15 +115,12 @@ async fn slow_answers_time_out() {
 
 #[tokio::test]
 async fn a_closed_port_is_unreachable() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let client = HttpsClient::new(None, false).unwrap();
-    let err = client
-        .get(&format!("https://127.0.0.1:{port}/doc"), WAIT, LIMIT)
-        .await
-        .unwrap_err();
+    let (server, client) = https_server().await;
+    server.route("/doc", Reply::json("{}"));
+    let url = server.url("/doc");
+    assert_eq!(&client.get(&url, WAIT, LIMIT).await.unwrap()[..], b"{}");
+    server.stop().await;
+    let err = client.get(&url, WAIT, LIMIT).await.unwrap_err();
     assert!(matches!(err, FetchError::Unreachable(_)), "{err:?}");
 }
 
