@@ -8,37 +8,38 @@ use std::time::Duration;
 use common::*;
 use mcpgate_auth::{AuthError, AuthenticatorConfig, JwtValidator};
 use mcpgate_core::Denial;
+use mcpgate_https::testing::Reply;
 
 #[tokio::test]
 async fn key_set_is_fetched_once_and_cached() {
     let ed = TestKey::ed("k1");
-    let server = JwksServer::start(&jwks(&[&ed])).await;
-    let v = JwtValidator::new(server.config()).expect("validator");
-    assert_eq!(server.hits(), 0, "fetched lazily");
+    let server = jwks_server(&jwks(&[&ed])).await;
+    let v = JwtValidator::new(jwks_config(&server)).expect("validator");
+    assert_eq!(fetches(&server), 0, "fetched lazily");
     for _ in 0..3 {
         v.validate(&ed.sign(&claims("alice"))).await.expect("valid");
     }
-    assert_eq!(server.hits(), 1);
+    assert_eq!(fetches(&server), 1);
 }
 
 #[tokio::test]
 async fn unknown_kid_triggers_one_refetch() {
     let (k1, k2) = (TestKey::ed("k1"), TestKey::ec("k2"));
-    let server = JwksServer::start(&jwks(&[&k1])).await;
-    let mut cfg = server.config();
+    let server = jwks_server(&jwks(&[&k1])).await;
+    let mut cfg = jwks_config(&server);
     cfg.min_refetch_interval = Duration::ZERO;
     let v = JwtValidator::new(cfg).expect("validator");
     v.validate(&k1.sign(&claims("a"))).await.expect("k1");
-    assert_eq!(server.hits(), 1);
+    assert_eq!(fetches(&server), 1);
 
     // The issuer rotates in k2: the first token with kid k2 makes the validator refetch.
-    server.set(&jwks(&[&k1, &k2]));
+    serve_jwks(&server, &jwks(&[&k1, &k2]));
     v.validate(&k2.sign(&claims("a")))
         .await
         .expect("k2 after refetch");
-    assert_eq!(server.hits(), 2);
+    assert_eq!(fetches(&server), 2);
     v.validate(&k2.sign(&claims("a"))).await.expect("k2 cached");
-    assert_eq!(server.hits(), 2);
+    assert_eq!(fetches(&server), 2);
 
     // Still unknown after the refetch: rejected.
     let err = v
@@ -46,14 +47,14 @@ async fn unknown_kid_triggers_one_refetch() {
         .await
         .expect_err("k3");
     assert_eq!(err, AuthError::InvalidToken("unknown signing key".into()));
-    assert_eq!(server.hits(), 3);
+    assert_eq!(fetches(&server), 3);
 }
 
 #[tokio::test]
 async fn refetches_are_rate_limited() {
     let k1 = TestKey::ed("k1");
-    let server = JwksServer::start(&jwks(&[&k1])).await;
-    let mut cfg = server.config();
+    let server = jwks_server(&jwks(&[&k1])).await;
+    let mut cfg = jwks_config(&server);
     cfg.min_refetch_interval = Duration::from_secs(60);
     let auth = authenticator(AuthenticatorConfig {
         jwt: vec![JwtValidator::new(cfg).expect("validator")],
@@ -67,26 +68,30 @@ async fn refetches_are_rate_limited() {
         let reason = assert_invalid(auth.authenticate(&bearer(&token), None).await);
         assert_eq!(reason, "unknown signing key");
     }
-    assert_eq!(server.hits(), 1, "no refetch within min_refetch_interval");
+    assert_eq!(
+        fetches(&server),
+        1,
+        "no refetch within min_refetch_interval"
+    );
 }
 
 #[tokio::test]
 async fn stale_set_is_refreshed_and_kept_when_the_server_fails() {
     let k1 = TestKey::ed("k1");
-    let server = JwksServer::start(&jwks(&[&k1])).await;
-    let mut cfg = server.config();
+    let server = jwks_server(&jwks(&[&k1])).await;
+    let mut cfg = jwks_config(&server);
     cfg.refresh_interval = Duration::ZERO;
     cfg.min_refetch_interval = Duration::ZERO;
     let v = JwtValidator::new(cfg).expect("validator");
     v.validate(&k1.sign(&claims("a"))).await.expect("first");
     v.validate(&k1.sign(&claims("a"))).await.expect("second");
-    assert_eq!(server.hits(), 2, "a stale set is fetched again");
+    assert_eq!(fetches(&server), 2, "a stale set is fetched again");
     // The server now serves garbage: the cached set stays in use.
-    server.set_raw("not json");
+    server.route(JWKS_PATH, Reply::json("not json"));
     v.validate(&k1.sign(&claims("a")))
         .await
         .expect("cached set survives a failed refresh");
-    assert_eq!(server.hits(), 3);
+    assert_eq!(fetches(&server), 3);
 }
 
 #[tokio::test]
@@ -121,8 +126,8 @@ async fn unreachable_jwks_without_cache_fails_closed() {
 #[tokio::test]
 async fn server_certificate_must_chain_to_a_trusted_root() {
     let ed = TestKey::ed("k1");
-    let server = JwksServer::start(&jwks(&[&ed])).await;
-    let mut cfg = server.config();
+    let server = jwks_server(&jwks(&[&ed])).await;
+    let mut cfg = jwks_config(&server);
     cfg.extra_ca = None;
     let v = JwtValidator::new(cfg).expect("validator");
     let err = v
@@ -130,5 +135,9 @@ async fn server_certificate_must_chain_to_a_trusted_root() {
         .await
         .expect_err("untrusted server");
     assert!(matches!(err, AuthError::Unavailable(_)), "{err}");
-    assert_eq!(server.hits(), 0, "no request over an untrusted connection");
+    assert_eq!(
+        fetches(&server),
+        0,
+        "no request over an untrusted connection"
+    );
 }

@@ -1,4 +1,4 @@
-//! Shared test material: real keys, token signing, a local HTTPS JWKS server.
+//! Shared test material: real keys, token signing, a local HTTPS server serving a JWKS.
 //!
 //! The RSA key in `tests/data/` is a test-only key (see `tests/data/README.md`): RSA key
 //! generation is too slow in debug builds to do per test.
@@ -14,16 +14,14 @@
     reason = "test helpers fail loudly"
 )]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcpgate_auth::{Authenticator, AuthenticatorConfig, JwksSource, JwtConfig, JwtValidator};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use mcpgate_https::testing::{Reply, TestServer};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 pub const ISSUER: &str = "https://as.example";
 pub const AUDIENCE: &str = "https://gw.example/mcp";
@@ -159,118 +157,38 @@ pub fn assert_invalid(
     }
 }
 
-/// A local HTTPS server answering every request with the current JWKS body.
-pub struct JwksServer {
-    pub url: url::Url,
-    pub ca_path: std::path::PathBuf,
-    hits: Arc<AtomicUsize>,
-    body: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-    task: tokio::task::JoinHandle<()>,
+/// The path a [`jwks_server`] serves its key set on.
+pub const JWKS_PATH: &str = "/jwks";
+
+/// A local HTTPS server with a CA of its own, serving `set` on [`JWKS_PATH`] ([`fetches`]
+/// counts the requests).
+pub async fn jwks_server(set: &JwkSet) -> TestServer {
+    let server = TestServer::start().await.expect("jwks server");
+    serve_jwks(&server, set);
+    server
 }
 
-impl Drop for JwksServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+/// From now on `server` answers with `set` on [`JWKS_PATH`].
+pub fn serve_jwks(server: &TestServer, set: &JwkSet) {
+    let body = serde_json::to_string(set).expect("jwks json");
+    server.route(JWKS_PATH, Reply::json(body));
 }
 
-impl JwksServer {
-    pub async fn start(set: &JwkSet) -> Self {
-        let ca_key = rcgen::KeyPair::generate().expect("ca key");
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "mcpgate-auth test CA");
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("ca");
-        let server_key = rcgen::KeyPair::generate().expect("server key");
-        let server_cert =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
-                .expect("params")
-                .signed_by(&server_key, &ca)
-                .expect("server cert");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ca_path = dir.path().join("ca.pem");
-        std::fs::write(&ca_path, ca.pem()).expect("write ca");
+/// How many times the key set was fetched from `server`; a request for anything else fails
+/// the test.
+pub fn fetches(server: &TestServer) -> usize {
+    let requests = server.requests();
+    assert!(
+        requests.iter().all(|path| path == JWKS_PATH),
+        "{requests:?}"
+    );
+    requests.len()
+}
 
-        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(server_cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        )
-        .expect("server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let hits = Arc::new(AtomicUsize::new(0));
-        let body = Arc::new(Mutex::new(serde_json::to_string(set).expect("jwks json")));
-        let task = tokio::spawn({
-            let (hits, body) = (Arc::clone(&hits), Arc::clone(&body));
-            async move {
-                loop {
-                    let Ok((tcp, _)) = listener.accept().await else {
-                        return;
-                    };
-                    let (acceptor, hits, body) =
-                        (acceptor.clone(), Arc::clone(&hits), Arc::clone(&body));
-                    tokio::spawn(async move {
-                        let Ok(mut tls) = acceptor.accept(tcp).await else {
-                            return;
-                        };
-                        let mut request = Vec::new();
-                        let mut buf = [0u8; 1024];
-                        while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192
-                        {
-                            match tls.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => request.extend_from_slice(&buf[..n]),
-                            }
-                        }
-                        hits.fetch_add(1, Ordering::SeqCst);
-                        let body = body.lock().expect("body").clone();
-                        let response = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                        let _ = tls.write_all(response.as_bytes()).await;
-                        let _ = tls.shutdown().await;
-                    });
-                }
-            }
-        });
-        Self {
-            url: url::Url::parse(&format!("https://127.0.0.1:{port}/jwks")).expect("url"),
-            ca_path,
-            hits,
-            body,
-            _dir: dir,
-            task,
-        }
-    }
-
-    pub fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
-
-    pub fn set(&self, set: &JwkSet) {
-        *self.body.lock().expect("body") = serde_json::to_string(set).expect("jwks json");
-    }
-
-    pub fn set_raw(&self, body: &str) {
-        *self.body.lock().expect("body") = body.to_owned();
-    }
-
-    pub fn config(&self) -> JwtConfig {
-        let mut cfg = JwtConfig::new(ISSUER, AUDIENCE, JwksSource::Url(self.url.clone()));
-        cfg.extra_ca = Some(self.ca_path.clone());
-        cfg
-    }
+/// A validator configuration fetching the key set from `server`, trusting its CA.
+pub fn jwks_config(server: &TestServer) -> JwtConfig {
+    let url = url::Url::parse(&server.url(JWKS_PATH)).expect("url");
+    let mut cfg = JwtConfig::new(ISSUER, AUDIENCE, JwksSource::Url(url));
+    cfg.extra_ca = server.ca_path();
+    cfg
 }
