@@ -51,7 +51,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest as _, Sha256};
 
-use crate::canonical::{self, Object, Value};
+use crate::canonical::{self, Object, ParseOptions, Value};
 use crate::error::Error;
 use crate::keys::{Algorithm, SignatureFormat, SignaturePolicy, SigningKey, VerifyingKey};
 pub use crate::profile_a::{Nonce, VerifyOptions};
@@ -191,6 +191,7 @@ impl Header<'_> {
     }
 }
 
+#[cfg(test)]
 fn header_object(message: &Value, header: &Header<'_>) -> Object {
     let mut object = Object::new();
     object.insert("alg", Value::from(header.alg));
@@ -244,8 +245,8 @@ fn check_message(message: &Value) -> Result<(), Error> {
 /// A signed native envelope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignedEnvelope {
-    object: Object,
-    /// The wire text, written when the envelope was signed.
+    /// The wire text, written when the envelope was signed. The envelope object is not kept:
+    /// building it would copy the whole message on every signature, and few callers want it.
     wire: String,
     link_hash: String,
 }
@@ -254,7 +255,9 @@ impl SignedEnvelope {
     /// The envelope as a JSON object.
     #[must_use]
     pub fn to_value(&self) -> Value {
-        Value::Object(self.object.clone())
+        // The wire text is this crate's own RFC 8785 output of a strict value, which the strict
+        // parser always reads back; `Null` is unreachable.
+        canonical::parse(&self.wire, &ParseOptions::STRICT).unwrap_or(Value::Null)
     }
 
     /// The envelope as wire text (RFC 8785 form), written when it was signed.
@@ -289,7 +292,13 @@ pub fn sign(
     nonce: &Nonce,
     link: &Link,
 ) -> Result<SignedEnvelope, Error> {
-    check_message(message)?;
+    // Not `check_message`: the canonicalisation below refuses what is not strict JSON, so the
+    // strictness walk would only repeat it.
+    match message {
+        Value::Object(object) if object.is_empty() => return Err(Error::EmptyMessage),
+        Value::Object(_) => {}
+        _ => return Err(Error::MalformedEnvelope("message is not a json object")),
+    }
     // The envelope object holds the message one level down.
     crate::envelope::check_depth(message, 1)?;
     let ts = timestamp.to_rfc3339_micros()?;
@@ -306,10 +315,7 @@ pub fn sign(
     let data = header.jcs(&message_text, None)?.into_bytes();
     let sig = URL_SAFE_NO_PAD.encode(key.sign(&data, SignatureFormat::P1363)?);
     let wire = header.jcs(&message_text, Some(&sig))?;
-    let mut object = header_object(message, &header);
-    object.insert("sig", Value::from(sig));
     Ok(SignedEnvelope {
-        object,
         wire,
         link_hash: link_hash_of(&data),
     })
