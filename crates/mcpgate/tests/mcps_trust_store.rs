@@ -20,15 +20,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use mcpgate_https::testing::{Reply, TestServer};
-use mcpgate_test::mcps::{sign_a, verdict, write_note};
-use mcpgate_test::{GatewayProcess, Http, demo_upstream_toml};
+use mcpgate_test::mcps::{McpsGateway, sign_a, sign_native, verdict, write_note};
 use mcps::Profile;
 
 use mcps::did::to_did_key;
 use mcps::keys::{Algorithm, SigningKey};
-use mcps::native::{ChainSigner, Link};
 use mcps::passport::{NewPassport, Passport};
-use mcps::profile_a::Nonce;
 use mcps::time::Timestamp;
 use mcps::trust::{ISSUER_CAPABILITY, chain_entry};
 use serde_json::json;
@@ -150,16 +147,10 @@ fn write_store(dir: &Path, agents: &Agents, passports: &[&Issued]) {
     std::fs::write(dir.join("trust.toml"), store).unwrap();
 }
 
-fn config(dir: &Path) -> String {
-    let notes = dir.join("notes");
-    std::fs::create_dir_all(&notes).unwrap();
-    format!(
-        "{}[mcps]\ntrust_store = \"trust.toml\"\nrevocation_list = \"revoked.txt\"\n\
-         revocation_reload_interval = \"100ms\"\nwindow = \"60s\"\nreplay = \"memory\"\n\
-         [mcps.require.demo]\nsigned = true\nmin_trust_level = 2\ntools = [\"write_note\"]\n",
-        demo_upstream_toml("demo", &notes, "")
-    )
-}
+/// The `[mcps]` section: this trust store, a revocation list, `write_note` needs level 2.
+const MCPS: &str = "[mcps]\ntrust_store = \"trust.toml\"\nrevocation_list = \"revoked.txt\"\n\
+    revocation_reload_interval = \"100ms\"\nwindow = \"60s\"\nreplay = \"memory\"\n\
+    [mcps.require.demo]\nsigned = true\nmin_trust_level = 2\ntools = [\"write_note\"]\n";
 
 fn signed(id: u64, path: &str, agent: &Issued) -> String {
     sign_a(&write_note(id, path), agent.id(), &agent.key)
@@ -180,17 +171,11 @@ async fn trust_levels_come_from_verified_issuer_chains() {
         ],
     );
     std::fs::write(dir.path().join("revoked.txt"), "").unwrap();
-    let config = config(dir.path());
     let revoked_list = dir.path().join("revoked.txt");
-    let gw = GatewayProcess::start_in(Path::new(BIN), &config, dir)
-        .await
-        .unwrap();
-    let http = Http::new(&gw.url());
-    let sid = http.initialize("2025-06-18").await;
+    let g = McpsGateway::start(Path::new(BIN), dir, MCPS).await;
     let send = |wire: String| {
-        let http = &http;
-        let sid = sid.clone();
-        async move { http.post_raw(wire, &[("mcp-session-id", &sid)]).await }
+        let g = &g;
+        async move { g.send(&wire).await }
     };
 
     // Level 3 from the trusted issuer (the passport claims 4).
@@ -221,7 +206,7 @@ async fn trust_levels_come_from_verified_issuer_chains() {
     let answer = send(signed(4, "lapsed.txt", &agents.lapsed)).await;
     assert_eq!(verdict(&answer).as_deref(), Some("unknown_signer"));
     assert!(
-        gw.stderr()
+        g.gw.stderr()
             .contains("MCPS passport left out of the trust store")
     );
 
@@ -235,7 +220,7 @@ async fn trust_levels_come_from_verified_issuer_chains() {
 
     // The audit records carry the verified signer and its computed level.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let audit = gw.audit();
+    let audit = g.gw.audit();
     let record = |signer: &str| {
         audit
             .iter()
@@ -311,11 +296,7 @@ async fn untrusted_or_forged_passports_refuse_start() {
         let dir = tempfile::tempdir().unwrap();
         write_store(dir.path(), &agents, &[issued]);
         std::fs::write(dir.path().join("revoked.txt"), "").unwrap();
-        let config = config(dir.path());
-        let error = GatewayProcess::start_in(Path::new(BIN), &config, dir)
-            .await
-            .expect_err("the gateway started with a passport that does not verify")
-            .to_string();
+        let error = McpsGateway::start_error(Path::new(BIN), dir, MCPS).await;
         assert!(
             error.contains("exited early")
                 && error.contains("passport-0.json")
@@ -379,30 +360,15 @@ async fn did_web_and_did_key_entries() {
         to_did_key(&by_did_key.verifying_key())
     );
     std::fs::write(dir.path().join("trust.toml"), &store).unwrap();
-    let text = config(dir.path());
-    let gw = GatewayProcess::start_in(Path::new(BIN), &text, dir)
-        .await
-        .unwrap();
+    let g = McpsGateway::start(Path::new(BIN), dir, MCPS).await;
     // Fetched at start, once per DID URL (two keys of one document), and then pinned.
     assert_eq!(server.requests().len(), 2, "{:?}", server.requests());
-    let http = Http::new(&gw.url());
-    let sid = http.initialize("2025-06-18").await;
     let send = |wire: String| {
-        let http = &http;
-        let sid = sid.clone();
-        async move { http.post_raw(wire, &[("mcp-session-id", &sid)]).await }
+        let g = &g;
+        async move { g.send(&wire).await }
     };
 
-    let native_wire = ChainSigner::new(Link::random_start().unwrap())
-        .sign(
-            &write_note(1, "web.txt"),
-            &native,
-            Timestamp::now(),
-            &Nonce::random().unwrap(),
-        )
-        .unwrap()
-        .to_json()
-        .unwrap();
+    let native_wire = sign_native(&write_note(1, "web.txt"), &native);
     let answer = send(native_wire).await;
     assert_eq!(verdict(&answer), None, "{}", answer.body);
     let keyed = Issued {
@@ -437,11 +403,7 @@ async fn did_web_and_did_key_entries() {
         ),
     )
     .unwrap();
-    let text = config(dir.path());
-    let error = GatewayProcess::start_in(Path::new(BIN), &text, dir)
-        .await
-        .expect_err("started with an unresolvable DID")
-        .to_string();
+    let error = McpsGateway::start_error(Path::new(BIN), dir, MCPS).await;
     assert!(
         error.contains("signer `gone`") && error.contains("cannot resolve"),
         "{error}"
