@@ -248,12 +248,19 @@ async fn build_gateway(mut config: Config) -> anyhow::Result<Arc<Gateway>> {
     security::inject_credentials(&mut config)?;
     let mut pipeline =
         Pipeline::new(validate, audit).with_authorize(Authorize::new(engine.clone()));
+    let mut trust_reload = None;
     if let Some(signature) = mcps_setup::signature_stage(&config).await? {
+        if let Some(mcps) = &config.mcps {
+            trust_reload = Some((mcps.trust_store.clone(), signature.trust_store_handle()));
+        }
         pipeline = pipeline.with_signature(signature);
     }
     let gw = Gateway::with_security(config, pipeline, security);
     if let (Some(engine), Some(every)) = (engine, reload) {
         security::spawn_policy_reload(engine, every, gw.shutdown.clone())?;
+    }
+    if let Some((path, handle)) = trust_reload {
+        mcps_setup::spawn_trust_store_reload(path, handle, gw.shutdown.clone())?;
     }
     Ok(gw)
 }

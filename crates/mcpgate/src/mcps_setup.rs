@@ -12,13 +12,47 @@ use mcpgate_core::jsonrpc::Limits;
 use mcpgate_pipeline::Signature;
 use mcpgate_pipeline::stages::revocation_authority::{AuthorityConfig, RevocationAuthority};
 use mcpgate_pipeline::stages::signature::{
-    Profile, Requirement, RevocationList, SignatureConfig, TrustStore,
+    Profile, Requirement, RevocationList, SignatureConfig, TrustStore, TrustStoreHandle,
 };
 use mcpgate_store::{
     Freshness, MemoryReplayStore, RedisReplayStore, ReplayStore, SqliteReplayStore, StoreFuture,
 };
 use mcps::keys::{Algorithm, SigningKey, VerifyingKey};
 use mcps::time::Timestamp;
+
+/// Re-reads the trust store at `path` on every SIGHUP and puts it in force through `handle`;
+/// a store that cannot be read, resolved or verified is refused and the one in force stays.
+///
+/// # Errors
+///
+/// When SIGHUP cannot be handled.
+pub(crate) fn spawn_trust_store_reload(
+    path: std::path::PathBuf,
+    handle: TrustStoreHandle,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {}
+                () = shutdown.cancelled() => return,
+            }
+            match load_trust_store(&path).await {
+                Ok(store) => {
+                    let signers = store.len();
+                    handle.replace(store);
+                    tracing::info!(signers, "SIGHUP: MCPS trust store reloaded");
+                }
+                Err(error) => tracing::error!(
+                    "SIGHUP: the MCPS trust store was refused; the previous one stays in force: {error:#}"
+                ),
+            }
+        }
+    });
+    Ok(())
+}
 
 /// How often expired replay entries are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(60);

@@ -38,8 +38,11 @@
 //! whose DID document is fetched over HTTPS when the gateway starts (web PKI plus
 //! `did_web_extra_ca`, 5 s limit, 64 KiB limit, no redirects; its `id` must be the DID). A DID
 //! that cannot be resolved stops the start, naming the entry and the reason: the gateway never
-//! runs with a signer it could not pin. The keys are pinned for the life of the process;
-//! restart to pick up a rotated `did:web` document.
+//! runs with a signer it could not pin. The keys stay pinned until the store is reloaded.
+//!
+//! On SIGHUP the gateway reads the whole store again (keys, DIDs, passports) and puts it in
+//! force at once; if anything in it fails, it is refused with an error in the log and the store
+//! in force stays.
 //!
 //! Trust levels come only from this file: a direct signer's `trust_level`, or for a passport
 //! the level [`mcps::trust::IssuerStore::verify`] computes — the issuer's grant here, lowered

@@ -409,3 +409,58 @@ async fn did_web_and_did_key_entries() {
         "{error}"
     );
 }
+
+/// SIGHUP reloads the trust store: a passport added to it is trusted from then on; a store
+/// that does not load is refused and the one in force stays.
+#[tokio::test]
+async fn sighup_reloads_the_trust_store() {
+    let agents = agents();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    write_store(&root, &agents, &[&agents.direct]);
+    std::fs::write(root.join("revoked.txt"), "").unwrap();
+    let g = McpsGateway::start(Path::new(BIN), dir, MCPS).await;
+    let hup = || {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(g.gw.pid()).unwrap()),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .unwrap();
+    };
+    let code = |id: u64| {
+        let g = &g;
+        let wire = signed(id, &format!("c{id}.txt"), &agents.chained);
+        async move { verdict(&g.send(&wire).await) }
+    };
+    assert_eq!(code(1).await.as_deref(), Some("unknown_signer"));
+
+    write_store(&root, &agents, &[&agents.direct, &agents.chained]);
+    hup();
+    let mut id = 2;
+    // Bounded wait for the reload: at most 100 × 50 ms.
+    while code(id).await.as_deref() == Some("unknown_signer") && id < 100 {
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        code(id + 1).await.as_deref(),
+        Some("insufficient_trust"),
+        "the chained passport (level 1) is known after the reload"
+    );
+    assert!(g.gw.stderr().contains("MCPS trust store reloaded"));
+
+    std::fs::write(root.join("trust.toml"), "[[signers]]\nid = \"broken\"\n").unwrap();
+    hup();
+    for _ in 0..100 {
+        if g.gw.stderr().contains("the MCPS trust store was refused") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(g.gw.stderr().contains("the MCPS trust store was refused"));
+    assert_eq!(
+        code(200).await.as_deref(),
+        Some("insufficient_trust"),
+        "the store in force stays"
+    );
+}

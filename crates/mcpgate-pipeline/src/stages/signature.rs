@@ -53,6 +53,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use mcpgate_core::jsonrpc::Id;
 use mcpgate_core::jsonrpc::Limits;
 use mcpgate_core::{Denial, Direction, Exchange, Kind, Message};
@@ -310,10 +311,35 @@ pub struct SignatureConfig {
     pub sign_profile_a_responses: bool,
 }
 
+/// Replaces the trust store of a running [`Signature`] stage (see
+/// [`Signature::trust_store_handle`]): messages verified after the swap use the new store; a
+/// message being verified finishes with the store it started with.
+#[derive(Debug, Clone)]
+pub struct TrustStoreHandle(Arc<ArcSwap<TrustStore>>);
+
+impl TrustStoreHandle {
+    /// Puts `store` in force.
+    pub fn replace(&self, store: TrustStore) {
+        self.0.store(Arc::new(store));
+    }
+
+    /// How many signers the store in force holds.
+    pub fn len(&self) -> usize {
+        self.0.load().len()
+    }
+
+    /// Whether the store in force holds no signer.
+    pub fn is_empty(&self) -> bool {
+        self.0.load().is_empty()
+    }
+}
+
 /// The signature stage.
 #[derive(Debug)]
 pub struct Signature {
     config: SignatureConfig,
+    /// The trusted signers: `config.trust` at first, replaceable through a [`TrustStoreHandle`].
+    trust: TrustStoreHandle,
     chains: Mutex<HashMap<String, (ChainVerifier, Instant)>>,
     /// Signed requests awaiting a signed response, by session and id.
     pending: Mutex<HashMap<(String, String), (Reply, Instant)>>,
@@ -356,13 +382,20 @@ struct Verified {
 
 impl Signature {
     /// The stage.
-    pub fn new(config: SignatureConfig) -> Self {
+    pub fn new(mut config: SignatureConfig) -> Self {
+        let trust = std::mem::take(&mut config.trust);
         Self {
             config,
+            trust: TrustStoreHandle(Arc::new(ArcSwap::from_pointee(trust))),
             chains: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
             authority: None,
         }
+    }
+
+    /// A handle to replace the trust store while the stage runs (a reload).
+    pub fn trust_store_handle(&self) -> TrustStoreHandle {
+        self.trust.clone()
     }
 
     /// Also asks `authority` whether each verified signer is revoked (after the local list).
@@ -526,6 +559,7 @@ impl Signature {
             )
         };
         let claimed = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+        let trust = self.trust.0.load();
         match profile {
             Profile::A | Profile::B => {
                 let id = if profile == Profile::A {
@@ -540,7 +574,7 @@ impl Signature {
                 };
                 let signer = id
                     .as_deref()
-                    .and_then(|id| self.config.trust.by_id(id))
+                    .and_then(|id| trust.by_id(id))
                     .ok_or_else(unknown)?;
                 let verified = if profile == Profile::A {
                     profile_a::verify_value(envelope, &signer.key, &options)
@@ -563,7 +597,7 @@ impl Signature {
             Profile::Native => {
                 let signer = claimed(object.get("kid"))
                     .as_deref()
-                    .and_then(|kid| self.config.trust.by_kid(kid))
+                    .and_then(|kid| trust.by_kid(kid))
                     .ok_or_else(unknown)?;
                 let verified = native::verify_value(envelope, &signer.key, &options)
                     .map_err(|e| reject(&e))?;
