@@ -31,27 +31,21 @@ pub(crate) fn spawn_trust_store_reload(
     handle: TrustStoreHandle,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = hup.recv() => {}
-                () = shutdown.cancelled() => return,
-            }
+    crate::security::spawn_reloader("the MCPS trust store", None, shutdown, move || {
+        let (path, handle) = (path.clone(), handle.clone());
+        async move {
             match load_trust_store(&path).await {
                 Ok(store) => {
                     let signers = store.len();
                     handle.replace(store);
-                    tracing::info!(signers, "SIGHUP: MCPS trust store reloaded");
+                    tracing::info!(signers, "MCPS trust store reloaded");
                 }
                 Err(error) => tracing::error!(
-                    "SIGHUP: the MCPS trust store was refused; the previous one stays in force: {error:#}"
+                    "the MCPS trust store was refused; the previous one stays in force: {error:#}"
                 ),
             }
         }
-    });
-    Ok(())
+    })
 }
 
 /// How often expired replay entries are purged.

@@ -152,16 +152,9 @@ pub(crate) fn spawn_policy_reload(
     every: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = hup.recv() => tracing::info!("SIGHUP: reloading the policies"),
-                () = shutdown.cancelled() => return,
-            }
-            let e = Arc::clone(&engine);
+    spawn_reloader("the policies", Some(every), shutdown, move || {
+        let e = Arc::clone(&engine);
+        async move {
             match tokio::task::spawn_blocking(move || e.reload()).await {
                 Ok(Ok(ReloadOutcome::Unchanged)) => {}
                 Ok(Ok(ReloadOutcome::Reloaded { policies })) => {
@@ -172,6 +165,41 @@ pub(crate) fn spawn_policy_reload(
                 }
                 Err(error) => tracing::error!(%error, "the policy reload task failed"),
             }
+        }
+    })
+}
+
+/// Runs `reload` on every SIGHUP, and every `every` if set, until `shutdown`.
+///
+/// # Errors
+///
+/// When SIGHUP cannot be handled.
+pub(crate) fn spawn_reloader<F, Fut>(
+    what: &'static str,
+    every: Option<std::time::Duration>,
+    shutdown: tokio_util::sync::CancellationToken,
+    mut reload: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    tokio::spawn(async move {
+        loop {
+            let tick = async {
+                match every {
+                    Some(every) => tokio::time::sleep(every).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tick => {}
+                _ = hup.recv() => tracing::info!("SIGHUP: reloading {what}"),
+                () = shutdown.cancelled() => return,
+            }
+            reload().await;
         }
     });
     Ok(())
