@@ -29,6 +29,10 @@
 //! # --bound-id`). Default false: the reference packages draw random ids.
 //! require_bound_passport_ids = false
 //!
+//! # This gateway's origin: passports bound to another server (profile B `origin`) are
+//! # refused. Scheme, host and port are compared; default ports are made explicit.
+//! origin = "https://gateway.example"
+//!
 //! # Extra CA certificates (PEM) for the HTTPS hosts of `did:web` keys, besides the web PKI.
 //! did_web_extra_ca = "certs/internal-ca.pem"
 //! ```
@@ -84,6 +88,7 @@ struct TrustFile {
     passports: Vec<PassportEntry>,
     #[serde(default)]
     require_bound_passport_ids: bool,
+    origin: Option<String>,
     did_web_extra_ca: Option<String>,
 }
 
@@ -134,6 +139,13 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<TrustFileContents> {
         .with_context(|| format!("cannot read the MCPS trust store `{shown}`"))?;
     let file: TrustFile = toml::from_str(&text)
         .with_context(|| format!("the MCPS trust store `{shown}` is not valid"))?;
+    if let Some(origin) = &file.origin
+        && !mcps::trust::is_origin(origin)
+    {
+        anyhow::bail!(
+            "the MCPS trust store `{shown}`: `origin` must be scheme://host[:port], not `{origin}`"
+        );
+    }
     let base = path
         .parent()
         .unwrap_or_else(|| Path::new("."))
@@ -268,6 +280,7 @@ impl TrustFileContents {
         ChainOptions {
             limits: PassportLimits::default(),
             require_bound_ids: self.file.require_bound_passport_ids,
+            expected_origin: self.file.origin.clone(),
         }
     }
 

@@ -137,7 +137,8 @@ fn write_store(dir: &Path, agents: &Agents, passports: &[&Issued]) {
     )
     .unwrap();
     let mut store = String::from(
-        "[[issuers]]\nname = \"root-ta\"\npublic_key = \"root-ta.pub.pem\"\ntrust_level = 3\n\n",
+        "origin = \"https://gateway.example\"\n\n\
+         [[issuers]]\nname = \"root-ta\"\npublic_key = \"root-ta.pub.pem\"\ntrust_level = 3\n\n",
     );
     for (i, issued) in passports.iter().enumerate() {
         let file = format!("passport-{i}.json");
@@ -288,7 +289,18 @@ async fn untrusted_or_forged_passports_refuse_start() {
         Timestamp::now(),
         YEAR,
     );
+    // Bound to another server's origin.
+    let elsewhere = {
+        let key = key();
+        let mut new = NewPassport::new("elsewhere", key.verifying_key(), Timestamp::now());
+        new.issuer = "root-ta".into();
+        new.origin = Some("https://other.example".into());
+        let mut passport = Passport::create_for(Profile::B, new).unwrap();
+        passport.sign(&agents.root).unwrap();
+        Issued { key, passport }
+    };
     for (issued, code) in [
+        (&elsewhere, "origin_mismatch"),
         (&forged, "passport_bad_signature"),
         (&unrole, "passport_chain_broken"),
         (&stranger, "untrusted_issuer"),

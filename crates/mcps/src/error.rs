@@ -174,6 +174,9 @@ pub enum Error {
     /// A passport's id is not the one derived from its key, where a bound id is required.
     #[error("passport id is not derived from its key")]
     PassportKeyUnbound,
+    /// A passport is bound to another server's origin.
+    #[error("passport is bound to another origin")]
+    PassportOriginMismatch,
     /// A tool definition lacks a required member or has one of the wrong type.
     #[error("invalid tool definition: {0}")]
     ToolMalformed(&'static str),
@@ -241,6 +244,7 @@ impl Error {
             Self::PassportUntrustedIssuer => RejectCode::PassportUntrustedIssuer,
             Self::PassportChainBroken(_) => RejectCode::PassportChainBroken,
             Self::PassportKeyUnbound => RejectCode::PassportKeyUnbound,
+            Self::PassportOriginMismatch => RejectCode::PassportOriginMismatch,
             Self::ToolMalformed(_) => RejectCode::ToolMalformed,
             Self::ToolBadSignature => RejectCode::ToolBadSignature,
             Self::ToolChanged => RejectCode::ToolChanged,
@@ -315,6 +319,8 @@ pub enum RejectCode {
     PassportChainBroken,
     /// `passport_key_unbound`: the passport id is not derived from its key.
     PassportKeyUnbound,
+    /// `origin_mismatch`: the passport is bound to another server's origin.
+    PassportOriginMismatch,
     /// `tool_malformed`: the tool definition is invalid.
     ToolMalformed,
     /// `tool_bad_signature`: the tool signature does not verify.
@@ -337,7 +343,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, in declaration order.
-    pub const ALL: [Self; 36] = [
+    pub const ALL: [Self; 37] = [
         Self::MalformedJson,
         Self::DuplicateKey,
         Self::NonFiniteNumber,
@@ -365,6 +371,7 @@ impl RejectCode {
         Self::PassportUntrustedIssuer,
         Self::PassportChainBroken,
         Self::PassportKeyUnbound,
+        Self::PassportOriginMismatch,
         Self::ToolMalformed,
         Self::ToolBadSignature,
         Self::ToolChanged,
@@ -407,6 +414,7 @@ impl RejectCode {
             Self::PassportUntrustedIssuer => "untrusted_issuer",
             Self::PassportChainBroken => "passport_chain_broken",
             Self::PassportKeyUnbound => "passport_key_unbound",
+            Self::PassportOriginMismatch => "origin_mismatch",
             Self::ToolMalformed => "tool_malformed",
             Self::ToolBadSignature => "tool_bad_signature",
             Self::ToolChanged => "tool_changed",
@@ -441,6 +449,7 @@ impl RejectCode {
             | Self::PassportChainBroken
             | Self::PassportKeyUnbound => Some("MCPS-001"),
             Self::PassportUntrustedIssuer => Some("MCPS-009"),
+            Self::PassportOriginMismatch => Some("MCPS-011"),
             Self::PassportExpired | Self::PassportNotYetValid => Some("MCPS-002"),
             Self::MalformedJson
             | Self::DuplicateKey

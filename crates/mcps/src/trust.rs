@@ -63,12 +63,17 @@ impl fmt::Debug for TrustedIssuer {
 }
 
 /// How [`IssuerStore::verify`] judges a passport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChainOptions {
     /// Size, depth and clock limits, applied to the passport and to each intermediate.
     pub limits: PassportLimits,
     /// Refuse passports (and intermediates) whose id is not [`bound_passport_id`] of their key.
     pub require_bound_ids: bool,
+    /// This verifier's origin (`https://gateway.example[:port]`): a passport whose `origin`
+    /// names another server is refused (scheme, host and port compared, ASCII case-insensitive,
+    /// default ports 80 and 443 made explicit; a path is ignored). Passports without an
+    /// origin are accepted. `None`: origins are not checked.
+    pub expected_origin: Option<String>,
 }
 
 /// A passport whose signatures and chain verified, with its computed trust level.
@@ -164,6 +169,11 @@ impl IssuerStore {
         if options.require_bound_ids && !key_bound {
             return Err(Error::PassportKeyUnbound);
         }
+        if let (Some(expected), Some(origin)) = (&options.expected_origin, &info.origin)
+            && !same_origin(expected, origin)
+        {
+            return Err(Error::PassportOriginMismatch);
+        }
         let mut expires_at = info.expires_at;
 
         if info.issuer == "self" {
@@ -252,6 +262,46 @@ impl IssuerStore {
         }
         Err(Error::PassportUntrustedIssuer)
     }
+}
+
+/// Whether `origin` is usable as [`ChainOptions::expected_origin`]: `scheme://host[:port]`
+/// (a path is ignored), no user info, a port for schemes other than `http` and `https`.
+#[must_use]
+pub fn is_origin(origin: &str) -> bool {
+    origin_parts(origin).is_some()
+}
+
+/// Whether two origins (`scheme://host[:port][/…]`) name the same server.
+fn same_origin(a: &str, b: &str) -> bool {
+    matches!((origin_parts(a), origin_parts(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// `(scheme, host, port)`, lowercased, with the default port of `http`/`https` filled in;
+/// `None` for what is not an origin (no scheme, user info, an empty host or a bad port).
+fn origin_parts(origin: &str) -> Option<(String, String, u16)> {
+    let (scheme, rest) = origin.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if scheme.is_empty() || authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let (host, port) = match authority.rfind(':') {
+        Some(at) if !authority[at..].contains(']') => (
+            &authority[..at],
+            Some(authority[at + 1..].parse::<u16>().ok()?),
+        ),
+        _ => (authority, None),
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let port = match (port, scheme.as_str()) {
+        (Some(port), _) => port,
+        (None, "https") => 443,
+        (None, "http") => 80,
+        (None, _) => return None,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some((scheme, host.to_ascii_lowercase(), port))
 }
 
 fn decode_entry(entry: &Value) -> Result<Passport, Error> {
@@ -555,6 +605,51 @@ mod tests {
             bound_passport_id(&agent.verifying_key()),
             bound_passport_id(&root.verifying_key())
         );
+    }
+
+    #[test]
+    fn origins() {
+        let (root, agent) = (key(), key());
+        let store = store(&root, 3);
+        let mut new = NewPassport::new("agent", agent.verifying_key(), NOW);
+        new.issuer = "root-ta".into();
+        new.origin = Some("https://Gateway.example/mcp".into());
+        let mut bound = Passport::create_for(Profile::B, new).unwrap();
+        bound.sign(&root).unwrap();
+        let at = |origin: Option<&str>| ChainOptions {
+            expected_origin: origin.map(str::to_owned),
+            ..ChainOptions::default()
+        };
+        for same in [
+            "https://gateway.example",
+            "https://gateway.example:443",
+            "HTTPS://GATEWAY.EXAMPLE/",
+        ] {
+            assert!(store.verify(&bound, NOW, &at(Some(same))).is_ok(), "{same}");
+        }
+        for other in [
+            "https://other.example",
+            "http://gateway.example",
+            "https://gateway.example:8443",
+            "https://user@gateway.example",
+            "gateway.example",
+        ] {
+            assert_eq!(
+                code(store.verify(&bound, NOW, &at(Some(other)))),
+                RejectCode::PassportOriginMismatch,
+                "{other}"
+            );
+        }
+        assert!(store.verify(&bound, NOW, &at(None)).is_ok());
+        // A passport without an origin is accepted anywhere.
+        let plain = passport("agent", &agent, "root-ta", 3, &[], &[], &root);
+        assert!(
+            store
+                .verify(&plain, NOW, &at(Some("https://x.example")))
+                .is_ok()
+        );
+        assert!(same_origin("https://[::1]:8443", "https://[::1]:8443/mcp"));
+        assert!(!same_origin("https://[::1]:8443", "https://[::1]"));
     }
 
     #[test]
