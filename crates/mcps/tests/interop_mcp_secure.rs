@@ -22,209 +22,30 @@
     reason = "test code"
 )]
 
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod support;
 
-use mcps::canonical::{self, ParseOptions, Value};
+use std::fs;
+use std::path::Path;
+
+use mcps::Profile;
+use mcps::canonical::{self, Value};
 use mcps::keys::{Algorithm, SigningKey, VerifyingKey};
 use mcps::passport::{NewPassport, Passport, PassportLimits};
 use mcps::profile_a::{self, Nonce, VerifyOptions};
 use mcps::replay::ReplayCache;
 use mcps::time::Timestamp;
+use support::{Reference, field, parse, read_lines, rust_messages};
 
-/// The reference version this test pins.
-const REFERENCE_VERSION: &str = "1.0.0";
-
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/interop/mcp_secure_interop.py"
-);
-
-const VENV_TIMEOUT: Duration = Duration::from_secs(180);
-const PIP_TIMEOUT: Duration = Duration::from_secs(600);
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
-
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `command` to completion or kills it after `timeout`. Output goes through files in
-/// `scratch`, so a chatty child can never block on a full pipe.
-fn run(mut command: Command, scratch: &Path, label: &str, timeout: Duration) -> Output {
-    let out_path = scratch.join(format!("{label}.stdout"));
-    let err_path = scratch.join(format!("{label}.stderr"));
-    command
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).unwrap())
-        .stderr(File::create(&err_path).unwrap());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("{label}: cannot start {command:?}: {e}"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{label}: {command:?} did not finish within {timeout:?}; stderr:\n{}",
-                fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: fs::read_to_string(&out_path).unwrap(),
-        stderr: fs::read_to_string(&err_path).unwrap(),
-    }
-}
-
-fn venv_dir() -> PathBuf {
-    let cache = match std::env::var_os("MCPGATE_CACHE") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => {
-            let home = std::env::var_os("HOME").expect("HOME or MCPGATE_CACHE must be set");
-            PathBuf::from(home).join(".cache").join("mcpgate")
-        }
-    };
-    cache.join("mcps-interop-venv")
-}
-
-fn venv_python(venv: &Path) -> PathBuf {
-    venv.join("bin").join("python")
-}
-
-/// The installed `mcp-secure` version, if the environment has a working one.
-fn installed_version(python: &Path, scratch: &Path) -> Option<String> {
-    if !python.exists() {
-        return None;
-    }
-    let mut command = Command::new(python);
-    command.args([
-        "-c",
-        "import importlib.metadata as m, mcp_secure; print(m.version('mcp-secure'))",
-    ]);
-    let output = run(command, scratch, "probe", SCRIPT_TIMEOUT);
-    output
-        .status
-        .success()
-        .then(|| output.stdout.trim().to_owned())
-}
-
-/// Creates (or reuses) the virtual environment holding the pinned reference; returns its python.
-fn reference_python(scratch: &Path) -> PathBuf {
-    let venv = venv_dir();
-    let python = venv_python(&venv);
-    if installed_version(&python, scratch).as_deref() == Some(REFERENCE_VERSION) {
-        return python;
-    }
-    fs::create_dir_all(venv.parent().unwrap()).unwrap();
-    let mut command = Command::new("python3");
-    command.arg("-m").arg("venv").arg("--clear").arg(&venv);
-    let output = run(command, scratch, "venv", VENV_TIMEOUT);
-    assert!(
-        output.status.success(),
-        "creating the virtual environment {} failed ({}):\n{}",
-        venv.display(),
-        output.status,
-        output.stderr
-    );
-    let mut command = Command::new(&python);
-    command.args([
-        "-m",
-        "pip",
-        "install",
-        "--no-input",
-        &format!("mcp-secure=={REFERENCE_VERSION}"),
-    ]);
-    let output = run(command, scratch, "pip", PIP_TIMEOUT);
-    assert!(
-        output.status.success(),
-        "`pip install mcp-secure=={REFERENCE_VERSION}` failed ({}):\n{}\n{}",
-        output.status,
-        output.stdout,
-        output.stderr
-    );
-    let version = installed_version(&python, scratch);
-    assert_eq!(
-        version.as_deref(),
-        Some(REFERENCE_VERSION),
-        "mcp-secure is not importable at the pinned version after installing"
-    );
-    python
-}
-
-fn run_script(python: &Path, scratch: &Path, mode: &str, dir: &Path) -> String {
-    let mut command = Command::new(python);
-    command.arg(SCRIPT).arg(mode).arg(dir);
-    let output = run(command, scratch, mode, SCRIPT_TIMEOUT);
-    assert!(
-        output.status.success(),
-        "interop script `{mode}` failed ({}):\n{}",
-        output.status,
-        output.stderr
-    );
-    output.stdout
-}
-
-fn parse(text: &str) -> Value {
-    canonical::parse(text, &ParseOptions::STRICT)
-        .unwrap_or_else(|e| panic!("cannot parse {text:?}: {e}"))
-}
-
-/// Messages this crate signs for the reference to verify.
-fn rust_messages() -> Vec<Value> {
-    let long = "x".repeat(2000);
-    let many: Vec<String> = (0..64).map(|i| (i * 7919).to_string()).collect();
-    let texts = [
-        r#"{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "héllo wörld ☃ 😀"}}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 3, "result": {"text": "\u00e9\ud83d\ude00\u65e5\u672c"}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 4, "result": {"text": "nul\u0000 us\u001f nl\n tab\t quote\" back\\ ls\u2028 del\u007f slash\/"}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 5, "params": {"big": 123456789012345678901234567890, "neg": -99999999999999999999999}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 6, "params": {"max": 9223372036854775807, "min": -9223372036854775808, "u64": 18446744073709551616}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 7, "params": {"floats": [0.1, 0.2, 1e300, 1E-300, 5e-324, 1.7976931348623157e308, -0.0, 2.5, 100.0, 1e16, 1e15, 123456.789]}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 8, "params": {"forms": [1.0e2, 12e-1, 0.000001, 0.0000001, 1.5E+3, 3.141592653589793, 2.718281828459045e-10]}}"#.to_owned(),
-        r#"{"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": [1, [2, [3, [4]]]]}}}}}}}}}}"#.to_owned(),
-        r#"{"z": 1, "a": 2, "m": {"y": [], "b": {}, "a": ""}, "A": null}"#.to_owned(),
-        r#"{"ключ": "значение", "日本": "語", "😀": true, "é": "e\u0301"}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 12, "result": [null, true, false, 0, -1, "", [], {}]}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 13, "error": {"code": -32601, "message": "Method not found", "data": null}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": "t-1", "progress": 0.75, "total": 1.0}}"#.to_owned(),
-        format!(r#"{{"jsonrpc": "2.0", "id": 15, "result": {{"text": "{long}"}}}}"#),
-        r#"{"jsonrpc": "2.0", "id": "req/16</script>&<>'", "method": "ping"}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 17, "result": {"content": [{"type": "text", "text": "{\"inner\": [1, 2.5, \"x\"]}"}], "isError": false}}"#.to_owned(),
-        format!(r#"{{"jsonrpc": "2.0", "id": 18, "result": [{}]}}"#, many.join(", ")),
-        r#"{"jsonrpc": "2.0", "id": 19, "params": {"ints": [0, -0, -1, 1, 255, 65536, 4294967296], "tiny": [1e-5, 1e-4, 0.001]}}"#.to_owned(),
-        r#"[{"jsonrpc": "2.0", "id": 20, "method": "tools/list"}, {"jsonrpc": "2.0", "id": 21, "method": "resources/list"}]"#.to_owned(),
-    ];
-    texts.iter().map(|t| parse(t)).collect()
-}
-
-fn scratch_dir() -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("interop-mcp-secure-{}-{nanos}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
-    value
-        .get(key)
-        .unwrap_or_else(|| panic!("missing `{key}` in {value:?}"))
-}
+/// The pinned reference.
+const REFERENCE: Reference = Reference {
+    package: "mcp-secure",
+    version: "1.0.0",
+    venv: "mcps-interop-venv",
+    script: concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/mcp_secure_interop.py"
+    ),
+};
 
 /// This crate signs; the reference verifies.
 fn rust_to_reference(python: &Path, scratch: &Path) {
@@ -241,7 +62,7 @@ fn rust_to_reference(python: &Path, scratch: &Path) {
     passport.sign(&authority).unwrap();
     let passport_id = passport.passport_id().unwrap().to_owned();
 
-    let messages = rust_messages();
+    let messages = rust_messages(Profile::A);
     let mut lines = String::new();
     for message in &messages {
         let envelope =
@@ -262,11 +83,11 @@ fn rust_to_reference(python: &Path, scratch: &Path) {
     )
     .unwrap();
 
-    let stdout = run_script(python, scratch, "verify", &dir);
+    let stdout = REFERENCE.run_script(python, scratch, "verify", &dir);
     let report = parse(stdout.trim());
     assert_eq!(
         field(&report, "reference_version").as_str(),
-        Some(REFERENCE_VERSION)
+        Some(REFERENCE.version)
     );
 
     let verdicts = field(&report, "envelopes").as_array().unwrap();
@@ -293,19 +114,11 @@ fn rust_to_reference(python: &Path, scratch: &Path) {
     }
 }
 
-fn read_lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 /// The reference signs; this crate verifies.
 fn reference_to_rust(python: &Path, scratch: &Path) {
     let dir = scratch.join("from-reference");
     fs::create_dir_all(&dir).unwrap();
-    let stdout = run_script(python, scratch, "sign", &dir);
+    let stdout = REFERENCE.run_script(python, scratch, "sign", &dir);
     let summary = parse(stdout.trim());
 
     let agent_key =
@@ -370,8 +183,8 @@ fn reference_to_rust(python: &Path, scratch: &Path) {
 
 #[test]
 fn interop_with_mcp_secure_reference() {
-    let scratch = scratch_dir();
-    let python = reference_python(&scratch);
+    let scratch = REFERENCE.scratch_dir();
+    let python = REFERENCE.python(&scratch);
     rust_to_reference(&python, &scratch);
     reference_to_rust(&python, &scratch);
     fs::remove_dir_all(&scratch).unwrap();

@@ -44,222 +44,34 @@
     reason = "test code"
 )]
 
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod support;
+
+use std::fs;
+use std::path::Path;
 
 use mcps::Profile;
-use mcps::canonical::{self, Object, ParseOptions, Value};
+use mcps::canonical::{self, Object, Value};
 use mcps::keys::{Algorithm, SigningKey, VerifyingKey};
 use mcps::passport::{NewPassport, Passport, PassportLimits};
 use mcps::profile_b::{self, Nonce, VerifyOptions};
 use mcps::replay::ReplayCache;
 use mcps::time::Timestamp;
+use support::{Reference, field, parse, read_lines, rust_messages};
 
-/// The reference version this test pins.
-const REFERENCE_VERSION: &str = "1.0.0";
-
-/// The distribution name of the reference (BUSL-1.1; test oracle only).
-const REFERENCE_PACKAGE: &str = "mcps-secure";
-
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/interop/mcps_secure_interop.py"
-);
+/// The pinned reference (BUSL-1.1; test oracle only).
+const REFERENCE: Reference = Reference {
+    package: "mcps-secure",
+    version: "1.0.0",
+    venv: "mcps-secure-venv",
+    script: concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/mcps_secure_interop.py"
+    ),
+};
 
 /// Must match `ORIGIN` and `CHANNEL_BINDING` in the script.
 const ORIGIN: &str = "https://api.example.com:8443";
 const CHANNEL_BINDING: &str = "tls-exporter:3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-
-const VENV_TIMEOUT: Duration = Duration::from_secs(180);
-const PIP_TIMEOUT: Duration = Duration::from_secs(600);
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
-
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `command` to completion or kills it after `timeout`. Output goes through files in
-/// `scratch`, so a chatty child can never block on a full pipe.
-fn run(mut command: Command, scratch: &Path, label: &str, timeout: Duration) -> Output {
-    let out_path = scratch.join(format!("{label}.stdout"));
-    let err_path = scratch.join(format!("{label}.stderr"));
-    command
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).unwrap())
-        .stderr(File::create(&err_path).unwrap());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("{label}: cannot start {command:?}: {e}"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{label}: {command:?} did not finish within {timeout:?}; stderr:\n{}",
-                fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: fs::read_to_string(&out_path).unwrap(),
-        stderr: fs::read_to_string(&err_path).unwrap(),
-    }
-}
-
-fn venv_dir() -> PathBuf {
-    let cache = match std::env::var_os("MCPGATE_CACHE") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => {
-            let home = std::env::var_os("HOME").expect("HOME or MCPGATE_CACHE must be set");
-            PathBuf::from(home).join(".cache").join("mcpgate")
-        }
-    };
-    cache.join("mcps-secure-venv")
-}
-
-fn venv_python(venv: &Path) -> PathBuf {
-    venv.join("bin").join("python")
-}
-
-/// The installed `mcps-secure` version, if the environment has a working one.
-fn installed_version(python: &Path, scratch: &Path) -> Option<String> {
-    if !python.exists() {
-        return None;
-    }
-    let mut command = Command::new(python);
-    command.args([
-        "-c",
-        &format!(
-            "import importlib.metadata as m, mcp_secure; print(m.version('{REFERENCE_PACKAGE}'))"
-        ),
-    ]);
-    let output = run(command, scratch, "probe", SCRIPT_TIMEOUT);
-    output
-        .status
-        .success()
-        .then(|| output.stdout.trim().to_owned())
-}
-
-/// Creates (or reuses) the virtual environment holding the pinned reference; returns its python.
-fn reference_python(scratch: &Path) -> PathBuf {
-    let venv = venv_dir();
-    let python = venv_python(&venv);
-    if installed_version(&python, scratch).as_deref() == Some(REFERENCE_VERSION) {
-        return python;
-    }
-    fs::create_dir_all(venv.parent().unwrap()).unwrap();
-    let mut command = Command::new("python3");
-    command.arg("-m").arg("venv").arg("--clear").arg(&venv);
-    let output = run(command, scratch, "venv", VENV_TIMEOUT);
-    assert!(
-        output.status.success(),
-        "creating the virtual environment {} failed ({}):\n{}",
-        venv.display(),
-        output.status,
-        output.stderr
-    );
-    let mut command = Command::new(&python);
-    command.args([
-        "-m",
-        "pip",
-        "install",
-        "--no-input",
-        &format!("{REFERENCE_PACKAGE}=={REFERENCE_VERSION}"),
-    ]);
-    let output = run(command, scratch, "pip", PIP_TIMEOUT);
-    assert!(
-        output.status.success(),
-        "`pip install {REFERENCE_PACKAGE}=={REFERENCE_VERSION}` failed ({}):\n{}\n{}",
-        output.status,
-        output.stdout,
-        output.stderr
-    );
-    let version = installed_version(&python, scratch);
-    assert_eq!(
-        version.as_deref(),
-        Some(REFERENCE_VERSION),
-        "{REFERENCE_PACKAGE} is not importable at the pinned version after installing"
-    );
-    python
-}
-
-fn run_script(python: &Path, scratch: &Path, mode: &str, dir: &Path) -> String {
-    let mut command = Command::new(python);
-    command.arg(SCRIPT).arg(mode).arg(dir);
-    let output = run(command, scratch, mode, SCRIPT_TIMEOUT);
-    assert!(
-        output.status.success(),
-        "interop script `{mode}` failed ({}):\n{}",
-        output.status,
-        output.stderr
-    );
-    output.stdout
-}
-
-fn parse(text: &str) -> Value {
-    canonical::parse(text, &ParseOptions::STRICT)
-        .unwrap_or_else(|e| panic!("cannot parse {text:?}: {e}"))
-}
-
-/// Messages this crate signs for the reference to verify (JSON objects: profile B spreads the
-/// message's members next to its header).
-fn rust_messages() -> Vec<Value> {
-    let long = "x".repeat(2000);
-    let many: Vec<String> = (0..64).map(|i| (i * 7919).to_string()).collect();
-    let texts = [
-        r#"{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "héllo wörld ☃ 😀"}}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 3, "result": {"text": "\u00e9\ud83d\ude00\u65e5\u672c"}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 4, "result": {"text": "nul\u0000 us\u001f nl\n tab\t quote\" back\\ ls\u2028 del\u007f slash\/ bs\b ff\f cr\r"}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 5, "params": {"big": 123456789012345678901234567890, "neg": -99999999999999999999999}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 6, "params": {"max": 9223372036854775807, "min": -9223372036854775808, "u64": 18446744073709551616}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 7, "params": {"floats": [0.1, 0.2, 1e300, 1E-300, 5e-324, 1.7976931348623157e308, -0.0, 2.5, 100.0, 1e16, 1e15, 123456.789]}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 8, "params": {"forms": [1.0e2, 12e-1, 0.000001, 0.0000001, 1.5E+3, 3.141592653589793, 2.718281828459045e-10, 9007199254740992.0, 9007199254740991.0, 9007199254740993, 1e21, 1e22]}}"#.to_owned(),
-        r#"{"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": [1, [2, [3, [4]]]]}}}}}}}}}}"#.to_owned(),
-        r#"{"z": 1, "a": 2, "m": {"y": [], "b": {}, "a": ""}, "A": null}"#.to_owned(),
-        r#"{"ключ": "значение", "日本": "語", "😀": true, "！": false, "\uffff": 1, "é": "e\u0301"}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 12, "result": [null, true, false, 0, -1, "", [], {}]}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 13, "error": {"code": -32601, "message": "Method not found", "data": null}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": "t-1", "progress": 0.75, "total": 1.0}}"#.to_owned(),
-        format!(r#"{{"jsonrpc": "2.0", "id": 15, "result": {{"text": "{long}"}}}}"#),
-        r#"{"jsonrpc": "2.0", "id": "req/16</script>&<>'", "method": "ping"}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "id": 17, "result": {"content": [{"type": "text", "text": "{\"inner\": [1, 2.5, \"x\"]}"}], "isError": false}}"#.to_owned(),
-        format!(r#"{{"jsonrpc": "2.0", "id": 18, "result": [{}]}}"#, many.join(", ")),
-        r#"{"jsonrpc": "2.0", "id": 19, "params": {"ints": [0, -0, -1, 1, 255, 65536, 4294967296], "tiny": [1e-5, 1e-4, 0.001]}}"#.to_owned(),
-        r#"{"jsonrpc": "2.0", "method": "notifications/initialized"}"#.to_owned(),
-    ];
-    texts.iter().map(|t| parse(t)).collect()
-}
-
-fn scratch_dir() -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "interop-mcps-secure-{}-{nanos}",
-        std::process::id()
-    ));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
-    value
-        .get(key)
-        .unwrap_or_else(|| panic!("missing `{key}` in {value:?}"))
-}
 
 /// One line of `envelopes.jsonl` / `negatives.jsonl`.
 fn line(wire: &str, binding: Option<&str>) -> String {
@@ -290,7 +102,7 @@ fn rust_to_reference(python: &Path, scratch: &Path) -> usize {
     passport.sign(&authority).unwrap();
     let passport_id = passport.passport_id().unwrap().to_owned();
 
-    let messages = rust_messages();
+    let messages = rust_messages(Profile::B);
     let mut lines = String::new();
     let mut hashes = Vec::new();
     for (index, message) in messages.iter().enumerate() {
@@ -343,11 +155,11 @@ fn rust_to_reference(python: &Path, scratch: &Path) -> usize {
     )
     .unwrap();
 
-    let stdout = run_script(python, scratch, "verify", &dir);
+    let stdout = REFERENCE.run_script(python, scratch, "verify", &dir);
     let report = parse(stdout.trim());
     assert_eq!(
         field(&report, "reference_version").as_str(),
-        Some(REFERENCE_VERSION)
+        Some(REFERENCE.version)
     );
     assert_eq!(
         field(&report, "mcps_version").as_str(),
@@ -414,19 +226,11 @@ fn rust_to_reference(python: &Path, scratch: &Path) -> usize {
     messages.len()
 }
 
-fn read_lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 /// The reference signs; this crate verifies.
 fn reference_to_rust(python: &Path, scratch: &Path) -> usize {
     let dir = scratch.join("from-reference");
     fs::create_dir_all(&dir).unwrap();
-    let stdout = run_script(python, scratch, "sign", &dir);
+    let stdout = REFERENCE.run_script(python, scratch, "sign", &dir);
     let summary = parse(stdout.trim());
     assert_eq!(
         field(&summary, "mcps_version").as_str(),
@@ -526,8 +330,8 @@ fn reference_to_rust(python: &Path, scratch: &Path) -> usize {
 
 #[test]
 fn interop_with_mcps_secure_reference() {
-    let scratch = scratch_dir();
-    let python = reference_python(&scratch);
+    let scratch = REFERENCE.scratch_dir();
+    let python = REFERENCE.python(&scratch);
     let to_reference = rust_to_reference(&python, &scratch);
     let from_reference = reference_to_rust(&python, &scratch);
     eprintln!(
