@@ -18,6 +18,13 @@
 //! * envelopes and a passport signed by the reference must be accepted by [`profile_b::verify`],
 //!   [`ReplayCache::admit`] and [`Passport::verify`].
 //!
+//! Issuer chains both ways: an agent passport issued through an intermediate (which holds the
+//! `mcps:issue-passports` capability) by this crate passes the reference's
+//! `verify_issuer_chain`, and the reference's chain passes [`IssuerStore::verify`], at the
+//! level computed from the chain. Deliberately stricter: a reference chain whose intermediate
+//! lacks that capability is refused here (`passport_chain_broken`) while the reference accepts
+//! it — without the role check any passport the root signed could mint others.
+//!
 //! Negative controls keep the check honest: a Rust envelope altered after signing and a
 //! channel-bound envelope checked without its binding must be rejected by the reference, and the
 //! same alterations of reference envelopes must be rejected here.
@@ -56,6 +63,7 @@ use mcps::passport::{NewPassport, Passport, PassportLimits};
 use mcps::profile_b::{self, Nonce, VerifyOptions};
 use mcps::replay::ReplayCache;
 use mcps::time::Timestamp;
+use mcps::trust::{ChainOptions, ISSUER_CAPABILITY, IssuerStore, TrustedIssuer, chain_entry};
 use support::{Reference, field, parse, read_lines, rust_messages};
 
 /// The pinned reference (BUSL-1.1; test oracle only).
@@ -155,8 +163,17 @@ fn rust_to_reference(python: &Path, scratch: &Path) -> usize {
     )
     .unwrap();
 
+    write_chain(&dir, now);
+
     let stdout = REFERENCE.run_script(python, scratch, "verify", &dir);
     let report = parse(stdout.trim());
+    let chain = field(&report, "chain");
+    let good = field(chain, "chain-passport.json");
+    assert_eq!(field(good, "valid").as_bool(), Some(true), "{chain:?}");
+    assert_eq!(field(good, "root_issuer").as_str(), Some("root-ta"));
+    assert_eq!(field(good, "chain_length").as_i64(), Some(2));
+    let forged = field(chain, "chain-forged.json");
+    assert_eq!(field(forged, "valid").as_bool(), Some(false), "{chain:?}");
     assert_eq!(
         field(&report, "reference_version").as_str(),
         Some(REFERENCE.version)
@@ -226,6 +243,63 @@ fn rust_to_reference(python: &Path, scratch: &Path) -> usize {
     messages.len()
 }
 
+/// Writes an agent passport issued through the intermediate `ca-1` by `root-ta`
+/// (`chain-passport.json`), the same signed by the agent's own key (`chain-forged.json`) and
+/// the root's key (`chain-root.pub.pem`).
+fn write_chain(dir: &Path, now: Timestamp) {
+    let p256 = || SigningKey::generate(Algorithm::EcdsaP256).unwrap();
+    let (root, ca, agent) = (p256(), p256(), p256());
+    let mut new = NewPassport::new("ca-1", ca.verifying_key(), now);
+    new.issuer = "root-ta".into();
+    new.capabilities = vec![ISSUER_CAPABILITY.into()];
+    let mut intermediate = Passport::create_for(Profile::B, new).unwrap();
+    intermediate.sign(&root).unwrap();
+    for (name, signer) in [("chain-passport.json", &ca), ("chain-forged.json", &agent)] {
+        let mut new = NewPassport::new("chained-agent", agent.verifying_key(), now);
+        new.issuer = "ca-1".into();
+        let mut leaf = Passport::create_for(Profile::B, new).unwrap();
+        leaf.set_issuer_chain(vec![chain_entry(&intermediate).unwrap()])
+            .unwrap();
+        leaf.sign(signer).unwrap();
+        fs::write(dir.join(name), leaf.to_json().unwrap()).unwrap();
+    }
+    fs::write(
+        dir.join("chain-root.pub.pem"),
+        root.verifying_key().to_spki_pem().unwrap(),
+    )
+    .unwrap();
+}
+
+/// Verifies the reference's chained passports against a store trusting `root-ta` up to 3.
+fn check_reference_chain(dir: &Path, now: Timestamp) {
+    let root =
+        VerifyingKey::from_spki_pem(&fs::read_to_string(dir.join("chain-root.pub.pem")).unwrap())
+            .unwrap();
+    let mut store = IssuerStore::new();
+    store
+        .add(TrustedIssuer {
+            name: "root-ta".into(),
+            key: root,
+            max_trust_level: 3,
+        })
+        .unwrap();
+    let read = |name: &str| Passport::parse(&fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    let trusted = store
+        .verify(&read("chain-passport.json"), now, &ChainOptions::default())
+        .unwrap_or_else(|e| panic!("reference chain rejected: {e} ({})", e.reject_code()));
+    // The reference's issued passports claim 1 (issued, no scan): the level is the lowest
+    // along the chain, under the root's grant of 3.
+    assert_eq!(trusted.trust_level, 1);
+    assert_eq!(trusted.anchor.as_deref(), Some("root-ta"));
+    assert_eq!(trusted.intermediates.len(), 1);
+    let unmarked = store.verify(&read("chain-unmarked.json"), now, &ChainOptions::default());
+    assert_eq!(
+        unmarked.unwrap_err().reject_code().as_str(),
+        "passport_chain_broken",
+        "an intermediate without the issuing capability must not vouch"
+    );
+}
+
 /// The reference signs; this crate verifies.
 fn reference_to_rust(python: &Path, scratch: &Path) -> usize {
     let dir = scratch.join("from-reference");
@@ -266,6 +340,8 @@ fn reference_to_rust(python: &Path, scratch: &Path) -> usize {
         passport.verify_signature(&agent_key).is_err(),
         "passport verified under the wrong key"
     );
+
+    check_reference_chain(&dir, now);
 
     let envelopes = read_lines(&dir.join("envelopes.jsonl"));
     let messages = read_lines(&dir.join("messages.jsonl"));
@@ -336,7 +412,7 @@ fn interop_with_mcps_secure_reference() {
     let from_reference = reference_to_rust(&python, &scratch);
     eprintln!(
         "profile b interop: {to_reference} envelopes mcps -> mcps-secure, {from_reference} \
-         envelopes mcps-secure -> mcps, one passport each way"
+         envelopes mcps-secure -> mcps, one passport and one issuer chain each way"
     );
     fs::remove_dir_all(&scratch).unwrap();
 }

@@ -6,17 +6,21 @@ environment, as an oracle, and is never a dependency of the product.
 
     python mcps_secure_interop.py verify DIR
         Reads what the Rust side wrote to DIR (agent.pub.pem, authority.pub.pem, passport.json,
-        envelopes.jsonl, negatives.jsonl), checks it with the reference's own functions and
+        envelopes.jsonl, negatives.jsonl, and an issuer chain: chain-root.pub.pem,
+        chain-passport.json, chain-forged.json), checks it with the reference's own functions and
         prints one JSON line of verdicts. Each line of envelopes.jsonl / negatives.jsonl is
         {"wire": <envelope text>, "channel_binding": <string or null>}.
 
     python mcps_secure_interop.py sign DIR
         Signs a passport and a set of envelopes with fresh reference keys and writes them to DIR
-        (agent.pub.pem, authority.pub.pem, passport.json, envelopes.jsonl, messages.jsonl).
+        (agent.pub.pem, authority.pub.pem, passport.json, envelopes.jsonl, messages.jsonl), and
+        an agent passport issued through an intermediate issuer (chain-root.pub.pem,
+        chain-passport.json, chain-unmarked.json: the same without the issuing capability).
 
 The reference reads the clock itself, so both sides use the real current time.
 """
 
+import base64
 import hashlib
 import importlib.metadata
 import json
@@ -34,12 +38,15 @@ from mcp_secure import (
     sign_passport,
     validate_origin,
     validate_passport_format,
+    verify_issuer_chain,
     verify_message,
     verify_passport_signature,
 )
 
 ORIGIN = "https://api.example.com:8443"
 CHANNEL_BINDING = "tls-exporter:3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+# The capability the Rust side requires of an intermediate issuer.
+ISSUER_CAPABILITY = "mcps:issue-passports"
 
 
 def read_text(directory, name):
@@ -101,8 +108,39 @@ def verify(directory):
             "origin_valid": bool(origin.get("valid")),
             "effective_trust": get_effective_trust_level(passport, [passport.get("issuer")]),
         },
+        "chain": chain_verdicts(directory),
     }
     sys.stdout.write(json.dumps(result) + "\n")
+
+
+def chain_verdicts(directory):
+    store = {"root-ta": read_text(directory, "chain-root.pub.pem")}
+    result = {}
+    for name in ("chain-passport.json", "chain-forged.json"):
+        verdict = verify_issuer_chain(json.loads(read_text(directory, name)), store)
+        result[name] = {"valid": bool(verdict.get("valid")),
+                        "root_issuer": verdict.get("root_issuer"),
+                        "chain_length": verdict.get("chain_length")}
+    return result
+
+
+def sign_chain(directory):
+    root = generate_key_pair()
+    intermediate_key = generate_key_pair()
+    agent = generate_key_pair()
+    for name, capabilities in (("chain-passport.json", [ISSUER_CAPABILITY]),
+                               ("chain-unmarked.json", [])):
+        intermediate = sign_passport(create_passport(
+            "ca-1", public_key=intermediate_key["public_key"], capabilities=capabilities,
+            issuer="root-ta"), root["private_key"])
+        entry = base64.b64encode(json.dumps(intermediate).encode("utf-8")).decode("ascii")
+        leaf = sign_passport(create_passport(
+            "chained-agent", public_key=agent["public_key"], issuer="ca-1",
+            issuer_chain=[entry]), intermediate_key["private_key"])
+        if not verify_issuer_chain(leaf, {"root-ta": root["public_key"]}).get("valid"):
+            raise SystemExit("the reference does not accept its own chain")
+        write_text(directory, name, json.dumps(leaf))
+    write_text(directory, "chain-root.pub.pem", root["public_key"])
 
 
 def messages():
@@ -163,6 +201,7 @@ def sign(directory):
     write_text(directory, "passport.json", json.dumps(passport))
     write_text(directory, "envelopes.jsonl", "\n".join(envelope_lines) + "\n")
     write_text(directory, "messages.jsonl", "\n".join(message_lines) + "\n")
+    sign_chain(directory)
     sys.stdout.write(json.dumps({"envelopes": len(envelope_lines), "mcps_version": MCPS_VERSION}) + "\n")
 
 
