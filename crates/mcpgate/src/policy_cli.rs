@@ -251,26 +251,15 @@ fn parse_method(text: &str) -> anyhow::Result<AuthMethod> {
 }
 
 fn parse_action(text: &str) -> anyhow::Result<Action> {
-    const ALL: &[Action] = &[
-        Action::Connect,
-        Action::CallTool,
-        Action::ListTools,
-        Action::ReadResource,
-        Action::ListResources,
-        Action::ListResourceTemplates,
-        Action::Subscribe,
-        Action::GetPrompt,
-        Action::ListPrompts,
-        Action::Complete,
-        Action::SetLogLevel,
-    ];
-    ALL.iter()
+    Action::ALL
+        .iter()
         .copied()
         .find(|a| a.as_str() == text)
         .with_context(|| {
             format!(
                 "`{text}` is not an action: use {}",
-                ALL.iter()
+                Action::ALL
+                    .iter()
                     .map(|a| a.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
