@@ -139,6 +139,23 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<TrustFileContents> {
         .with_context(|| format!("cannot read the MCPS trust store `{shown}`"))?;
     let file: TrustFile = toml::from_str(&text)
         .with_context(|| format!("the MCPS trust store `{shown}` is not valid"))?;
+    // Checked before any DID is resolved, so a mistake is reported as what it is.
+    let sources = file
+        .signers
+        .iter()
+        .map(|e| (&e.public_key, &e.did, format!("signer `{}`", e.id)))
+        .chain(
+            file.issuers
+                .iter()
+                .map(|e| (&e.public_key, &e.did, format!("issuer `{}`", e.name))),
+        );
+    for (public_key, did, owner) in sources {
+        if public_key.is_some() == did.is_some() {
+            anyhow::bail!(
+                "MCPS trust store `{shown}`: {owner} needs exactly one of `public_key` and `did`"
+            );
+        }
+    }
     if let Some(origin) = &file.origin
         && !mcps::trust::is_origin(origin)
     {
@@ -198,14 +215,22 @@ impl TrustFileContents {
         Ok(keys)
     }
 
-    /// The key of an entry: its `public_key` file or its resolved `did`.
+    /// The key of a signer or issuer entry (its `public_key` file or its resolved `did`), after
+    /// checking the entry's trust level.
     fn entry_key(
         &self,
         public_key: Option<&str>,
         did: Option<&str>,
+        trust_level: u8,
         dids: &DidKeys,
         owner: &str,
     ) -> anyhow::Result<VerifyingKey> {
+        if trust_level > mcps::trust::MAX_TRUST_LEVEL {
+            anyhow::bail!(
+                "MCPS trust store `{}`: {owner} has trust_level {trust_level}; use 0 to 4",
+                self.shown
+            );
+        }
         match (public_key, did) {
             (Some(path), None) => self.public_key(path, owner),
             (None, Some(did)) => dids.get(did).cloned().ok_or_else(|| {
@@ -238,16 +263,6 @@ impl TrustFileContents {
         })
     }
 
-    fn check_level(&self, level: u8, owner: &str) -> anyhow::Result<()> {
-        if level > mcps::trust::MAX_TRUST_LEVEL {
-            anyhow::bail!(
-                "MCPS trust store `{}`: {owner} has trust_level {level}; use 0 to 4",
-                self.shown
-            );
-        }
-        Ok(())
-    }
-
     /// The trusted issuers.
     ///
     /// # Errors
@@ -257,10 +272,10 @@ impl TrustFileContents {
         let mut store = IssuerStore::new();
         for entry in &self.file.issuers {
             let owner = format!("issuer `{}`", entry.name);
-            self.check_level(entry.trust_level, &owner)?;
             let key = self.entry_key(
                 entry.public_key.as_deref(),
                 entry.did.as_deref(),
+                entry.trust_level,
                 dids,
                 &owner,
             )?;
@@ -301,10 +316,10 @@ impl TrustFileContents {
                 );
             }
             let owner = format!("signer `{}`", entry.id);
-            self.check_level(entry.trust_level, &owner)?;
             let key = self.entry_key(
                 entry.public_key.as_deref(),
                 entry.did.as_deref(),
+                entry.trust_level,
                 dids,
                 &owner,
             )?;

@@ -476,3 +476,60 @@ async fn sighup_reloads_the_trust_store() {
         "the store in force stays"
     );
 }
+
+/// A trust store that is not usable stops the start with a message naming the problem.
+#[tokio::test]
+async fn malformed_trust_stores_refuse_start() {
+    let key = key();
+    let pem = key.verifying_key().to_spki_pem().unwrap();
+    for (store, expected) in [
+        (
+            "[[signers]]\nid = \"a\"\npublic_key = \"k.pem\"\ntrust_level = 5\n",
+            "signer `a` has trust_level 5; use 0 to 4",
+        ),
+        (
+            "[[issuers]]\nname = \"ta\"\npublic_key = \"k.pem\"\ntrust_level = 9\n",
+            "issuer `ta` has trust_level 9; use 0 to 4",
+        ),
+        (
+            "[[signers]]\nid = \"a\"\npublic_key = \"k.pem\"\ndid = \"did:key:z6Mk\"\ntrust_level = 1\n",
+            "signer `a` needs exactly one of `public_key` and `did`",
+        ),
+        (
+            "[[signers]]\nid = \"a\"\ntrust_level = 1\n",
+            "signer `a` needs exactly one of `public_key` and `did`",
+        ),
+        (
+            "[[signers]]\nid = \"a\"\npublic_key = \"missing.pem\"\ntrust_level = 1\n",
+            "cannot read the public key",
+        ),
+        (
+            "[[issuers]]\nname = \"self\"\npublic_key = \"k.pem\"\ntrust_level = 1\n",
+            "issuer `self`",
+        ),
+        (
+            "[[passports]]\npath = \"missing.json\"\n",
+            "cannot read the MCPS passport",
+        ),
+        (
+            "origin = \"gateway.example\"\n",
+            "`origin` must be scheme://host[:port]",
+        ),
+        ("[[signers]]\nid = \"a\"\nkey = \"k.pem\"\n", "is not valid"),
+        (
+            "[[signers]]\nid = \"a\"\ndid = \"did:example:123\"\ntrust_level = 1\n",
+            "cannot resolve `did:example:123` (signer `a`)",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k.pem"), &pem).unwrap();
+        std::fs::write(dir.path().join("revoked.txt"), "").unwrap();
+        std::fs::write(dir.path().join("trust.toml"), store).unwrap();
+        let error = McpsGateway::start_error(Path::new(BIN), dir, MCPS).await;
+        assert!(error.contains(expected), "{store}\n---\n{error}");
+        assert!(
+            !error.contains("BEGIN PUBLIC KEY"),
+            "key material in the error: {error}"
+        );
+    }
+}
